@@ -1,0 +1,26 @@
+"""The Functions app: one DFApp object that registers each concern's blueprint.
+
+Nothing here decides anything; see docs/DESIGN.md for where each piece lives.
+"""
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from activities import (
+    authorization,
+    containerregistry,
+    containerservice,
+    msi,
+    network,
+    privatedns,
+    resources,
+)
+from api import setups
+from orchestrators import setup_orchestrator
+
+app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
+
+app.register_functions(setups.bp)
+app.register_functions(setup_orchestrator.bp)
+for activity_module in (resources, msi, authorization, network, containerservice, containerregistry, privatedns):
+    app.register_functions(activity_module.bp)

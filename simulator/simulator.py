@@ -1,0 +1,259 @@
+"""The ``Simulator`` facade: the Python API tests and the local host use (see docs/DESIGN.md)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from simulator.arm import Arm, ArmError, Fault, Response
+from simulator.providers import register_all
+from simulator.server import CONTROL_PREFIX, Servers
+
+ARM_SCOPE = "https://management.azure.com/.default"
+TOKEN_PATH = "/msi/token"
+
+
+class Simulator:
+    def __init__(
+        self, latency_scale: float = 1.0, polls_to_complete: int | None = None, port: int = 0
+    ) -> None:
+        self.arm = Arm(latency_scale=latency_scale, polls_to_complete=polls_to_complete)
+        register_all(self.arm)
+        self._port = port
+        self._servers: Servers | None = None
+
+    # ----- lifecycle -------------------------------------------------------------------------------------
+    def start(self) -> Simulator:
+        if self._servers is None:
+            self._servers = Servers(self, self._port)
+            self.arm.endpoint = f"https://127.0.0.1:{self._servers.port}"
+        return self
+
+    def stop(self) -> None:
+        if self._servers is not None:
+            self._servers.close()
+            self._servers = None
+
+    def __enter__(self) -> Simulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _running(self) -> Servers:
+        if self._servers is None:
+            raise RuntimeError("the simulator is not started: call start() first")
+        return self._servers
+
+    @property
+    def endpoint(self) -> str:
+        return f"https://127.0.0.1:{self._running().port}"
+
+    @property
+    def ca_file(self) -> str:
+        return self._running().ca_file
+
+    @property
+    def identity_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self._running().token_port}{TOKEN_PATH}"
+
+    def env(self) -> dict[str, str]:
+        servers = self._running()
+        return {
+            "ARM_ENDPOINT": self.endpoint,
+            "ARM_CA_BUNDLE": self.ca_file,
+            "ARM_SCOPE": ARM_SCOPE,
+            "IDENTITY_ENDPOINT": self.identity_endpoint,
+            "IDENTITY_HEADER": servers.identity_header,
+        }
+
+    # ----- settings --------------------------------------------------------------------------------------
+    @property
+    def latency_scale(self) -> float:
+        return self.arm.latency_scale
+
+    @latency_scale.setter
+    def latency_scale(self, value: float) -> None:
+        if value < 0:
+            raise ValueError("latency_scale must be >= 0")
+        with self.arm.lock:
+            self.arm.latency_scale = float(value)
+
+    @property
+    def polls_to_complete(self) -> int | None:
+        return self.arm.polls_to_complete
+
+    @polls_to_complete.setter
+    def polls_to_complete(self, value: int | None) -> None:
+        if value is not None and value < 0:
+            raise ValueError("polls_to_complete must be >= 0 or None")
+        with self.arm.lock:
+            self.arm.polls_to_complete = value
+
+    @property
+    def principal_replication_delay(self) -> float:
+        """Seconds (times latency_scale) a new principal answers PrincipalNotFound to role assignments."""
+        return self.arm.principal_replication_delay
+
+    @principal_replication_delay.setter
+    def principal_replication_delay(self, seconds: float) -> None:
+        with self.arm.lock:
+            self.arm.principal_replication_delay = float(seconds)
+
+    @property
+    def principal_replication_requests(self) -> int:
+        """Requests a new principal answers PrincipalNotFound to role assignments (deterministic variant)."""
+        return self.arm.principal_replication_requests
+
+    @principal_replication_requests.setter
+    def principal_replication_requests(self, count: int) -> None:
+        with self.arm.lock:
+            self.arm.principal_replication_requests = int(count)
+
+    # ----- state -----------------------------------------------------------------------------------------
+    def add_resource_group(
+        self, subscription_id: str, name: str, location: str, tags: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        return self.arm.add_resource_group(subscription_id, name, location, tags)
+
+    def add_fault(
+        self,
+        method: str | None = None,
+        path: str | None = None,
+        kind: str = "status",
+        status: int | None = None,
+        retry_after: int | None = None,
+        count: int = 1,
+        code: str | None = None,
+        **more: Any,
+    ) -> Fault:
+        """Add a fault; simulator.arm.Fault lists the fields (regex, resource_type, message, seconds, ...)."""
+        return self.arm.add_fault(
+            method=method,
+            path=path,
+            kind=kind,
+            status=status,
+            retry_after=retry_after,
+            count=count,
+            code=code,
+            **more,
+        )
+
+    def clear_faults(self) -> None:
+        with self.arm.lock:
+            self.arm.faults.clear()
+
+    def deny_permission(self, subscription_id: str, resource_group: str, action: str) -> None:
+        self.arm.deny_permission(subscription_id, resource_group, action)
+
+    def register_principal(self, principal_id: str, principal_type: str = "ServicePrincipal") -> None:
+        self.arm.register_principal(principal_id, principal_type)
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        with self.arm.lock:
+            return [dict(e) for e in self.arm.log]
+
+    def state(self) -> dict[str, Any]:
+        return self.arm.state()
+
+    def resource(self, rid: str) -> dict[str, Any] | None:
+        """The stored body of one resource (after advancing operations), or None."""
+        with self.arm.lock:
+            self.arm.advance()
+            res = self.arm.store.get(rid)
+            return json.loads(json.dumps(res.body)) if res else None
+
+    def reset(self) -> None:
+        self.arm.reset()
+
+    # ----- token endpoint --------------------------------------------------------------------------------
+    def token_answer(
+        self, path: str, query: dict[str, str], header: str | None
+    ) -> tuple[int, dict[str, Any]]:
+        servers = self._running()
+        if path != TOKEN_PATH:
+            return 404, {"statusCode": 404, "message": "Not found"}
+        if header != servers.identity_header:
+            return 401, {"statusCode": 401, "message": "The X-IDENTITY-HEADER header is missing or invalid."}
+        if query.get("api-version") != "2019-08-01":
+            return 400, {"statusCode": 400, "message": "api-version 2019-08-01 is required."}
+        resource = query.get("resource")
+        if not resource:
+            return 400, {"statusCode": 400, "message": "The resource parameter is required."}
+        return 200, self.arm.issue_token(resource)
+
+    # ----- control API -----------------------------------------------------------------------------------
+    def control(self, method: str, raw_path: str, body: bytes) -> Response:
+        split = urlsplit(raw_path)
+        what = split.path[len(CONTROL_PREFIX) :].strip("/").lower()
+        query = {k: v[-1] for k, v in parse_qs(split.query).items()}
+        try:
+            data = json.loads(body) if body else {}
+        except ValueError:
+            return ArmError(400, "InvalidRequestContent", "The body must be JSON.").response()
+        try:
+            return self._control(method, what, query, data)
+        except (TypeError, ValueError, KeyError) as exc:
+            return ArmError(400, "InvalidControlRequest", f"{type(exc).__name__}: {exc}").response()
+
+    def _control(self, method: str, what: str, query: dict[str, str], data: Any) -> Response:
+        if what == "state" and method == "GET":
+            return Response(200, self.state())
+        if what == "requests" and method == "GET":
+            return Response(200, self.requests)
+        if what == "requests" and method == "DELETE":
+            with self.arm.lock:
+                self.arm.log.clear()
+            return Response(204)
+        if what == "env" and method == "GET":
+            return Response(200, self.env())
+        if what == "reset" and method == "POST":
+            self.reset()
+            return Response(204)
+        if what == "faults":
+            if method == "GET":
+                return Response(200, [f.to_dict() for f in self.arm.faults])
+            if method == "POST":
+                if not isinstance(data, dict):
+                    raise ValueError("a fault is a JSON object")
+                return Response(201, self.add_fault(**data).to_dict())
+            if method == "DELETE":
+                self.clear_faults()
+                return Response(204)
+        if what == "resourcegroups" and method == "POST":
+            return Response(
+                201,
+                self.add_resource_group(
+                    data["subscriptionId"], data["name"], data["location"], data.get("tags")
+                ),
+            )
+        if what == "permissions/deny" and method == "POST":
+            self.deny_permission(data["subscriptionId"], data["resourceGroup"], data["action"])
+            return Response(204)
+        if what == "principals" and method == "POST":
+            self.register_principal(data["principalId"], data.get("principalType", "ServicePrincipal"))
+            return Response(204)
+        if what == "latency":
+            if method == "POST":
+                if "latencyScale" in data:
+                    self.latency_scale = float(data["latencyScale"])
+                if "pollsToComplete" in data:
+                    n = data["pollsToComplete"]
+                    self.polls_to_complete = None if n is None else int(n)
+                if "principalReplicationDelay" in data:
+                    self.principal_replication_delay = float(data["principalReplicationDelay"])
+                if "principalReplicationRequests" in data:
+                    self.principal_replication_requests = int(data["principalReplicationRequests"])
+            if method in ("GET", "POST"):
+                return Response(
+                    200,
+                    {
+                        "latencyScale": self.latency_scale,
+                        "pollsToComplete": self.polls_to_complete,
+                        "principalReplicationDelay": self.principal_replication_delay,
+                        "principalReplicationRequests": self.principal_replication_requests,
+                    },
+                )
+        return ArmError(404, "NotFound", f"No control operation {method} /_simulator/{what}.").response()

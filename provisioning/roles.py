@@ -1,0 +1,148 @@
+"""Built-in role definitions the guide uses, and the ARM actions the app itself needs.
+
+`missing_actions` implements ARM's evaluation of a permissions list (the answer of
+`GET .../providers/Microsoft.Authorization/permissions`): an action is allowed when some entry's `actions`
+match it and that same entry's `notActions` do not. `*` matches any run of characters, case-insensitively.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+
+
+@dataclass(frozen=True)
+class BuiltInRole:
+    name: str
+    guid: str
+
+
+ACR_PULL = BuiltInRole("AcrPull", "7f951dda-4ed3-4680-a7ca-43fe172d538d")
+ACR_PUSH = BuiltInRole("AcrPush", "8311e382-0749-4cb8-b61a-304f252e45ec")
+ACR_DELETE = BuiltInRole("AcrDelete", "c2f4ef07-c644-48eb-af81-4b1b4947fb11")
+AKS_CLUSTER_USER = BuiltInRole(
+    "Azure Kubernetes Service Cluster User Role", "4abbcc35-e782-43d8-92c5-2d3f1bd2253f"
+)
+NETWORK_CONTRIBUTOR = BuiltInRole("Network Contributor", "4d97b98b-1d4f-4787-a291-c67834d212e7")
+
+# The roles the guide gives the Hopsworks managed identity, in the guide's order.
+IDENTITY_ROLES: tuple[BuiltInRole, ...] = (ACR_PULL, ACR_PUSH, ACR_DELETE, AKS_CLUSTER_USER)
+
+PRINCIPAL_TYPE_SERVICE_PRINCIPAL = "ServicePrincipal"
+
+# ---------------------------------------------------------------- what the app's own identity must be allowed
+
+# Actions on the request's resource group, for every topology. Reads let the app find existing work,
+# writes create it, deletes roll back. `subnets/join/action` is checked by AKS when a cluster is put in a
+# subnet the caller names (bring-your-own vnet).
+RESOURCE_GROUP_ACTIONS: tuple[str, ...] = (
+    "Microsoft.Resources/subscriptions/resourceGroups/read",
+    "Microsoft.ManagedIdentity/userAssignedIdentities/read",
+    "Microsoft.ManagedIdentity/userAssignedIdentities/write",
+    "Microsoft.ManagedIdentity/userAssignedIdentities/delete",
+    "Microsoft.Authorization/roleAssignments/read",
+    "Microsoft.Authorization/roleAssignments/write",
+    "Microsoft.Authorization/roleAssignments/delete",
+    "Microsoft.Network/virtualNetworks/read",
+    "Microsoft.Network/virtualNetworks/write",
+    "Microsoft.Network/virtualNetworks/delete",
+    "Microsoft.Network/virtualNetworks/subnets/read",
+    "Microsoft.Network/virtualNetworks/subnets/write",
+    "Microsoft.Network/virtualNetworks/subnets/delete",
+    "Microsoft.Network/virtualNetworks/subnets/join/action",
+    "Microsoft.ContainerService/managedClusters/read",
+    "Microsoft.ContainerService/managedClusters/write",
+    "Microsoft.ContainerService/managedClusters/delete",
+    "Microsoft.ContainerRegistry/registries/read",
+    "Microsoft.ContainerRegistry/registries/write",
+    "Microsoft.ContainerRegistry/registries/delete",
+)
+
+# Extra actions on the request's resource group for topology "peering": both peerings and linking the
+# Hopsworks vnet to the cluster's private DNS zone (`virtualNetworks/join/action` on the linked vnet).
+PEERING_RESOURCE_GROUP_ACTIONS: tuple[str, ...] = (
+    "Microsoft.Network/virtualNetworks/virtualNetworkPeerings/read",
+    "Microsoft.Network/virtualNetworks/virtualNetworkPeerings/write",
+    "Microsoft.Network/virtualNetworks/virtualNetworkPeerings/delete",
+    "Microsoft.Network/virtualNetworks/peer/action",
+    "Microsoft.Network/virtualNetworks/join/action",
+)
+
+# Actions on the cluster's node resource group (MC_...), where AKS puts the private DNS zone. That group
+# exists only once the cluster does, so these cannot be checked in preflight on the request's group; a
+# caller with them only at resource-group scope will fail at the `dns_link` step.
+NODE_RESOURCE_GROUP_ACTIONS: tuple[str, ...] = (
+    "Microsoft.Network/privateDnsZones/read",
+    "Microsoft.Network/privateDnsZones/virtualNetworkLinks/read",
+    "Microsoft.Network/privateDnsZones/virtualNetworkLinks/write",
+    "Microsoft.Network/privateDnsZones/virtualNetworkLinks/delete",
+)
+
+# Needed at subscription scope when `identity.roleScope` is `subscription`.
+SUBSCRIPTION_ROLE_ACTIONS: tuple[str, ...] = (
+    "Microsoft.Authorization/roleAssignments/read",
+    "Microsoft.Authorization/roleAssignments/write",
+    "Microsoft.Authorization/roleAssignments/delete",
+)
+
+
+def required_actions(topology: str) -> list[str]:
+    """Actions the app needs on the request's resource group for `topology` ("peering" or "subnet")."""
+    actions = list(RESOURCE_GROUP_ACTIONS)
+    if topology == "peering":
+        actions.extend(PEERING_RESOURCE_GROUP_ACTIONS)
+    return actions
+
+
+@lru_cache(maxsize=1024)
+def _pattern(wildcard: str) -> re.Pattern[str]:
+    return re.compile(".*".join(re.escape(part) for part in wildcard.split("*")), re.IGNORECASE | re.DOTALL)
+
+
+def action_matches(pattern: str, action: str) -> bool:
+    """ARM wildcard match: `*` is any run of characters (also across `/`); case-insensitive."""
+    return _pattern(pattern).fullmatch(action) is not None
+
+
+def _strings(value: object) -> list[str]:
+    if isinstance(value, list | tuple):
+        return [item for item in value if isinstance(item, str)]
+    return []
+
+
+def _entry_field(entry: Mapping[str, object], camel: str, snake: str) -> list[str]:
+    return _strings(entry.get(camel, entry.get(snake)))
+
+
+def is_allowed(action: str, permissions: Iterable[Mapping[str, object]]) -> bool:
+    for entry in permissions:
+        if not isinstance(entry, Mapping):
+            continue
+        actions = _entry_field(entry, "actions", "actions")
+        not_actions = _entry_field(entry, "notActions", "not_actions")
+        if any(action_matches(p, action) for p in actions) and not any(
+            action_matches(p, action) for p in not_actions
+        ):
+            return True
+    return False
+
+
+def missing_actions(required: Iterable[str], permissions: Iterable[Mapping[str, object]]) -> list[str]:
+    """The actions of `required` (in order, without repeats) that `permissions` do not allow.
+
+    `permissions` is the permissions API's `value` list: `[{"actions": [...], "notActions": [...]}]`
+    (snake_case keys from SDK models are accepted too).
+    """
+    entries = list(permissions)
+    missing: list[str] = []
+    seen: set[str] = set()
+    for action in required:
+        key = action.casefold()
+        if key in seen:
+            continue
+        seen.add(key)
+        if not is_allowed(action, entries):
+            missing.append(action)
+    return missing

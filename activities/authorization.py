@@ -1,0 +1,69 @@
+"""Role assignments: the identity's four guide roles, Network Contributor for the cluster on its vnet, AcrPull
+for the kubelet identity on the registry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import azure.durable_functions as df
+
+from activities import _results, arm
+from provisioning import errors, naming
+
+bp = df.Blueprint()
+
+ROLE_ASSIGNMENT_TYPE = "Microsoft.Authorization/roleAssignments"
+
+
+@bp.activity_trigger(input_name="payload")
+@_results.arm_activity
+def ensure_role_assignment(payload: dict[str, Any]) -> dict[str, Any]:
+    """PUT the assignment under its deterministic name (uuid5 of scope, role, principal), unless it is there.
+
+    The same (scope, role, principal) under another name answers 409 RoleAssignmentExists: done, `existing`.
+    A just-created principal may answer PrincipalNotFound for a while: classified transient, the orchestrator
+    retries.
+    """
+    subscription_id, scope, run_id = payload["subscriptionId"], payload["scope"], payload["runId"]
+    role_guid, principal_id = payload["roleDefinitionGuid"], payload["principalId"]
+    name = naming.role_assignment_name(scope, role_guid, principal_id)
+    assignments = arm.authorization(subscription_id).role_assignments
+
+    found = arm.get_or_none(assignments.get, scope, name)
+    if found is not None:
+        action = _results.action_from_description(found.description, run_id)
+        return _results.ok([_results.resource(found.id, ROLE_ASSIGNMENT_TYPE, action)], {"id": found.id})
+
+    from azure.core.exceptions import HttpResponseError
+    from azure.mgmt.authorization.models import RoleAssignmentCreateParameters
+
+    parameters = RoleAssignmentCreateParameters(
+        role_definition_id=naming.role_definition_id(subscription_id, role_guid),
+        principal_id=principal_id,
+        principal_type=payload.get("principalType") or "ServicePrincipal",
+        description=_results.role_assignment_description(run_id),
+    )
+    try:
+        created = assignments.create(scope, name, parameters)
+    except HttpResponseError as exc:
+        if not errors.is_role_assignment_exists(errors.classify(exc)):
+            raise
+        existing_id = _find_existing(assignments, scope, role_guid, principal_id)
+        resources = (
+            [_results.resource(existing_id, ROLE_ASSIGNMENT_TYPE, _results.EXISTING)] if existing_id else []
+        )
+        return _results.ok(resources, {"id": existing_id})
+    return _results.ok(
+        [_results.resource(created.id, ROLE_ASSIGNMENT_TYPE, _results.CREATED)], {"id": created.id}
+    )
+
+
+def _find_existing(assignments: Any, scope: str, role_guid: str, principal_id: str) -> str | None:
+    """The id of the assignment of `role_guid` to `principal_id` at exactly `scope` (under another name)."""
+    for assignment in assignments.list_for_scope(scope, filter=f"principalId eq '{principal_id}'"):
+        same_role = (assignment.role_definition_id or "").rsplit("/", 1)[
+            -1
+        ].casefold() == role_guid.casefold()
+        if same_role and naming.same_resource_id(assignment.scope, scope):
+            return assignment.id
+    return None

@@ -101,6 +101,9 @@ RETRY_AFTER: dict[str, float] = {
 }
 DEFAULT_RETRY_AFTER = 10.0
 
+# The simulated directory (tenant) every identity and token belongs to.
+TENANT_ID = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+
 ARM_AUDIENCES = {
     "https://management.azure.com",
     "https://management.azure.com/",
@@ -174,6 +177,7 @@ class Request:
     route: Route | None = None
     resource_id: str = ""  # canonical id from the route template (up to the last captured segment)
     lro_fault: Fault | None = None  # an lro_failed / lro_canceled fault waiting for start_lro
+    log_resource_type: str | None = None  # a handler may name the type for the request log (operation polls)
 
     @property
     def api_version(self) -> str:
@@ -798,9 +802,11 @@ class Arm:
             except ArmError as err:
                 response = err.response()
             except Drop:
-                entry["status"] = "dropped"
+                entry["status"] = 0  # no answer: the connection was closed
                 raise
             entry["status"] = response.status
+            if req.log_resource_type:
+                entry["resourceType"] = req.log_resource_type
             if "x-ms-request-id" not in {k.lower() for k in response.headers}:
                 response.headers["x-ms-request-id"] = new_guid()
             return response

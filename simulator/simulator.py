@@ -117,6 +117,14 @@ class Simulator:
     ) -> dict[str, Any]:
         return self.arm.add_resource_group(subscription_id, name, location, tags)
 
+    def add_resource(self, resource_id: str, resource_type: str, body: dict[str, Any] | None = None) -> None:
+        """Put any resource into the state as is (e.g. a scope for role assignments no provider simulates)."""
+        with self.arm.lock:
+            name = resource_id.rstrip("/").rsplit("/", 1)[-1]
+            full = {"id": resource_id, "name": name, "type": resource_type, "properties": {}}
+            full.update(body or {})
+            self.arm.store.put(resource_id, resource_type, full)
+
     def add_fault(
         self,
         method: str | None = None,

@@ -18,6 +18,7 @@ def _operation(arm: Arm, req: Request) -> Operation:
         raise ArmError(
             404, "OperationNotFound", f"The operation '{req.params['operationId']}' was not found."
         )
+    req.log_resource_type = op.resource_type
     op.observed += 1
     arm.advance()
     return op

@@ -36,9 +36,12 @@ def test_delete_is_long_running_and_removes_contents(rm, simulator):
     simulator.add_resource_group(SUBSCRIPTION_ID, "rg", "westeurope")
     rm.resource_groups.begin_delete("rg", polling=False)
     assert simulator.requests[-1]["status"] == 202
-    assert simulator.resource(f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/rg")["properties"][
-        "provisioningState"
-    ] == "Deleting"
+    assert (
+        simulator.resource(f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/rg")["properties"][
+            "provisioningState"
+        ]
+        == "Deleting"
+    )
     simulator.polls_to_complete = 3
     rm.resource_groups.begin_delete("rg").result()  # a second DELETE joins the running one
     assert rm.resource_groups.check_existence("rg") is False

@@ -106,7 +106,7 @@ def register(arm: Arm) -> None:
     arm.route("GET", PEERINGS, list_peerings, resource_type=PEERING_TYPE, api_versions=v)
 
 
-# ----- CIDR rules (pure) ------------------------------------------------------------
+# ----- CIDR rules (pure) -------------------------------------------------------------------------------
 def parse_prefix(prefix: Any, owner_id: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
     """A prefix as Azure accepts it: CIDR notation with no host bits set."""
     text = str(prefix or "").strip()
@@ -201,7 +201,7 @@ def _vnet_prefixes(vnet: Resource) -> list[ipaddress._BaseNetwork]:
     return [ipaddress.ip_network(t, strict=False) for t in texts]
 
 
-# ----- rendering ------------------------------------------------------------
+# ----- rendering ---------------------------------------------------------------------------------------
 def _children(arm: Arm, vnet_id: str, rtype: str) -> list[Resource]:
     depth = vnet_id.rstrip("/").count("/") + 2
     return [r for r in arm.store.children(vnet_id, rtype) if r.id.count("/") == depth]
@@ -253,7 +253,7 @@ def _in_use_error(subnet: Resource) -> ArmError:
     )
 
 
-# ----- virtual networks ------------------------------------------------------------
+# ----- virtual networks --------------------------------------------------------------------------------
 def put_vnet(arm: Arm, req: Request) -> Response:
     rid = req.resource_id
     name = req.params["virtualNetworkName"]
@@ -461,7 +461,7 @@ def _vnet_deleted(arm: Arm, op: Operation) -> None:
             p.body["properties"]["peeringState"] = "Disconnected"
 
 
-# ----- subnets ------------------------------------------------------------
+# ----- subnets -----------------------------------------------------------------------------------------
 def put_subnet(arm: Arm, req: Request) -> Response:
     rid = req.resource_id
     name = req.params["subnetName"]
@@ -552,7 +552,7 @@ def release_subnets(arm: Arm, user_prefix: str) -> None:
         sub.internal["users"] = [u for u in users if not u.lower().startswith(low)]
 
 
-# ----- peerings ------------------------------------------------------------
+# ----- peerings ----------------------------------------------------------------------------------------
 def _remote_id(peering: Resource) -> str:
     return str(((peering.body.get("properties") or {}).get("remoteVirtualNetwork") or {}).get("id") or "")
 

@@ -64,7 +64,7 @@ def peer(net, vnet, name, remote, rg=RG, **flags):
     return net.virtual_network_peerings.begin_create_or_update(rg, vnet, name, {"properties": props}).result()
 
 
-# ----- official examples ----------------------------------------------------------------------------------
+# ----- official examples -------------------------------------------------------------------------------
 def test_example_virtual_network_create(net, simulator):
     ex = example("VirtualNetworkCreate.json")
     p = ex["parameters"]
@@ -187,7 +187,7 @@ def test_example_peering_create_get_delete(net, simulator):
         )
 
 
-# ----- virtual networks and subnets -----------------------------------------------------------------------
+# ----- virtual networks and subnets --------------------------------------------------------------------
 def test_put_is_asynchronous_with_absolute_operation_url(net, simulator):
     simulator.polls_to_complete = 2
     seen = []
@@ -332,7 +332,7 @@ def test_a_write_while_an_operation_runs_on_the_vnet_is_refused(net, simulator):
     peer(net, "w", "to-v", vnet_id("v"))  # now fine
 
 
-# ----- peerings ---------------------------------------------------------------------------------------------
+# ----- peerings ----------------------------------------------------------------------------------------
 def test_peering_initiated_connected_disconnected(net):
     make_vnet(net, "aks", ["10.0.0.0/16"])
     make_vnet(net, "hops", ["10.1.0.0/16"], rg="rg2")

@@ -149,7 +149,7 @@ class _Setup:
         if self.failures:
             return  # a retry timer that fired after the failure: no new work
         call = self.batches[step].calls[index]
-        task = self.context.call_activity(call.activity, call.input)
+        task = self.context.call_activity(call.activity, call.input, expected_type=dict)
         self.inflight.append(_InFlight(task, step, "call", index))
 
     def _timer(self, step: str, kind: str, seconds: float, index: int = -1) -> None:
@@ -230,7 +230,7 @@ class _Setup:
         attempt, waited = 1, 0.0
         while True:
             try:
-                result = yield self.context.call_activity(call.activity, call.input)
+                result = yield self.context.call_activity(call.activity, call.input, expected_type=dict)
             except Exception as crash:  # noqa: BLE001 - an activity that raised answers ActivityCrashed
                 result = _crashed(crash)
             if result.get("ok"):
@@ -311,7 +311,7 @@ def _failure_message(
 
 def run_setup(context: df.DurableOrchestrationContext) -> Generator[TaskBase, Any, dict]:
     """The orchestration itself (the registered function delegates here)."""
-    payload = context.get_input() or {}
+    payload = context.get_input(expected_type=dict) or {}
     request = payload["request"]
     ctx = RunContext(
         request=request,

@@ -332,23 +332,30 @@ def _identity_roles(ctx: RunContext) -> Program:
 
 
 def _aks_cluster(ctx: RunContext) -> Program:
-    """Start the cluster, then read it on durable timers until it has Succeeded."""
+    """Start the cluster, then read it on durable timers until it has Succeeded.
+
+    A cluster that already stands (a re-run) is read at once, without waiting an interval first.
+    """
     (begun,) = yield [begin_cluster_call(ctx)]
+    begun_outputs = begun.get("outputs") or {}
     started: datetime | None = None
     interval = ctx.timing.poll_interval_seconds
+    wait_first = begun_outputs.get("provisioningState") != CLUSTER_SUCCEEDED
     while True:
-        now = yield Wait(interval)
-        if started is None:
-            started = now - timedelta(seconds=interval)
+        if wait_first:
+            now = yield Wait(interval)
+            if started is None:
+                started = now - timedelta(seconds=interval)
+        wait_first = True
         (read,) = yield [get_cluster_call(ctx)]
         cluster = dict(read.get("outputs") or {})
         state = cluster.get("provisioningState")
         if state == CLUSTER_SUCCEEDED:
-            cluster.setdefault("id", (begun.get("outputs") or {}).get("id"))
+            cluster.setdefault("id", begun_outputs.get("id"))
             return cluster
         if state in CLUSTER_ENDED_BADLY:
             raise StepFailed("ClusterProvisioningFailed", f"the AKS cluster's provisioning ended {state}")
-        if (now - started).total_seconds() >= ctx.timing.cluster_timeout_seconds:
+        if started is not None and (now - started).total_seconds() >= ctx.timing.cluster_timeout_seconds:
             raise StepFailed(
                 "ClusterTimeout",
                 f"the AKS cluster was still {state} after {ctx.timing.cluster_timeout_seconds:g} seconds",

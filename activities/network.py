@@ -7,12 +7,15 @@ from typing import Any
 import azure.durable_functions as df
 
 from activities import _compat, _results, arm
+from provisioning import errors, naming
 
 bp = df.Blueprint()
 
 VNET_TYPE = "Microsoft.Network/virtualNetworks"
 SUBNET_TYPE = "Microsoft.Network/virtualNetworks/subnets"
 PEERING_TYPE = "Microsoft.Network/virtualNetworks/virtualNetworkPeerings"
+DISCONNECTED = "Disconnected"
+REMOTE_PEERING_DISCONNECTED = "RemotePeeringIsDisconnected"
 
 
 @bp.activity_trigger(input_name="payload")
@@ -135,20 +138,17 @@ def _by_wanted_name(subnet_ids: dict[str, str], wanted: list[tuple[str, str]]) -
 def ensure_peering(payload: dict[str, Any]) -> dict[str, Any]:
     """One side of the peering, on `vnetName` towards `remoteVnetId`, with the guide's settings.
 
-    Present with other settings (changed by hand): PUT back. Present towards another vnet: permanent error.
-    One side alone reports Initiated; after the second side both report Connected.
+    Present with other settings (changed by hand) or Disconnected (its other side was deleted): PUT back.
+    Present towards another vnet: permanent error. One side alone reports Initiated; after the second side
+    both report Connected.
     """
-    from azure.mgmt.network import models
+    from azure.core.exceptions import HttpResponseError
 
-    resource_group, vnet_name, peering_name = (
-        payload["resourceGroup"],
-        payload["vnetName"],
-        payload["peeringName"],
-    )
-    remote_id = payload["remoteVnetId"]
-    peerings = arm.network(payload["subscriptionId"]).virtual_network_peerings
+    subscription_id, resource_group = payload["subscriptionId"], payload["resourceGroup"]
+    vnet_name, peering_name, remote_id = payload["vnetName"], payload["peeringName"], payload["remoteVnetId"]
+    client = arm.network(subscription_id)
 
-    peering = arm.get_or_none(peerings.get, resource_group, vnet_name, peering_name)
+    peering = arm.get_or_none(client.virtual_network_peerings.get, resource_group, vnet_name, peering_name)
     if peering is None:
         action = _results.CREATED
     else:
@@ -159,9 +159,25 @@ def ensure_peering(payload: dict[str, Any]) -> dict[str, Any]:
             return _results.incompatible("virtual network peering", f"{vnet_name}/{peering_name}", problems)
         # Peerings carry no tags: one found under the derived name counts as existing (never rolled back).
         action = _results.EXISTING
-        drift = _compat.peering_drift(_peering_settings(properties))
-        if not drift:
+        state = _results.plain(properties.peering_state) if properties else None
+        if not _compat.peering_drift(_peering_settings(properties)) and state != DISCONNECTED:
             return _peering_result(peering, action)
+
+    try:
+        peering = _put_peering(client, resource_group, vnet_name, peering_name, remote_id)
+    except HttpResponseError as exc:
+        if errors.classify(exc).code != REMOTE_PEERING_DISCONNECTED:
+            raise
+        # The other side survived the deletion of this one and is Disconnected: ARM accepts this side only
+        # once that one is updated ("Update or re-create the remote peering to get it back to Initiated").
+        local_id = naming.resource_id(subscription_id, resource_group, VNET_TYPE, vnet_name)
+        _refresh_disconnected_peerings(client, remote_id, local_id)
+        peering = _put_peering(client, resource_group, vnet_name, peering_name, remote_id)
+    return _peering_result(peering, action)
+
+
+def _put_peering(client: Any, resource_group: str, vnet_name: str, peering_name: str, remote_id: str) -> Any:
+    from azure.mgmt.network import models
 
     body = models.VirtualNetworkPeering(
         properties=models.VirtualNetworkPeeringPropertiesFormat(
@@ -172,8 +188,22 @@ def ensure_peering(payload: dict[str, Any]) -> dict[str, Any]:
             use_remote_gateways=_compat.PEERING_SETTINGS["useRemoteGateways"],
         )
     )
-    peering = peerings.begin_create_or_update(resource_group, vnet_name, peering_name, body).result()
-    return _peering_result(peering, action)
+    return client.virtual_network_peerings.begin_create_or_update(
+        resource_group, vnet_name, peering_name, body
+    ).result()
+
+
+def _refresh_disconnected_peerings(client: Any, vnet_id: str, towards_id: str) -> None:
+    """PUT back (guide settings) each Disconnected peering on `vnet_id` that points at `towards_id`."""
+    from azure.mgmt.core.tools import parse_resource_id
+
+    parts = parse_resource_id(vnet_id)
+    for peering in client.virtual_network_peerings.list(parts["resource_group"], parts["name"]):
+        properties = peering.properties
+        remote = properties.remote_virtual_network if properties else None
+        state = _results.plain(properties.peering_state) if properties else None
+        if state == DISCONNECTED and naming.same_resource_id(remote.id if remote else None, towards_id):
+            _put_peering(client, parts["resource_group"], parts["name"], peering.name, towards_id)
 
 
 def _peering_settings(properties: Any) -> dict[str, bool | None]:

@@ -17,7 +17,7 @@ from provisioning import cidr, naming
 from provisioning.request import FieldError, SetupRequest, validate_setup_request
 from tests.provisioning.sample_requests import peering_request, subnet_request
 
-FIELD_PATH = re.compile(r"body|[a-z][A-Za-z]*(\.[A-Za-z][A-Za-z0-9_]*)*")
+FIELD_PATH = re.compile(r"body|[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)*")
 
 KNOWN_PATHS = [
     "subscriptionId", "resourceGroup", "location", "topology", "tags",

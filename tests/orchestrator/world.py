@@ -84,8 +84,10 @@ class FakeAzure:
     deleted: list[str] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     cluster_ready_at: datetime | None = None
+    peering_lag: int = 0  # answers that still say Initiated after both sides exist
     durations: dict[str, float] = field(default_factory=dict)  # per activity, else activity_seconds
     created_log: list[str] = field(default_factory=list)  # ids, in creation order
+    known: dict[str, Resource] = field(default_factory=dict)  # everything ever created, kept after deletes
 
     # ------------------------------------------------------------------ scripting
 
@@ -128,7 +130,8 @@ class FakeAzure:
     def _ensure(self, payload: dict, rid: str, rtype: str, depends_on: tuple[str, ...] = ()) -> dict:
         existing = self.resources.get(rid.casefold())
         if existing is None:
-            self.resources[rid.casefold()] = Resource(rid, rtype, payload["runId"], depends_on)
+            resource = Resource(rid, rtype, payload["runId"], depends_on)
+            self.resources[rid.casefold()] = self.known[rid.casefold()] = resource
             self.created_log.append(rid)
             action = "created"
         else:
@@ -184,6 +187,9 @@ class FakeAzure:
         resource = self._ensure(payload, rid, PEERING, (local, payload["remoteVnetId"]))
         remote_prefix = payload["remoteVnetId"].casefold() + "/virtualnetworkpeerings/"
         back = any(key.startswith(remote_prefix) for key in self.resources)
+        if back and self.peering_lag > 0:
+            self.peering_lag -= 1
+            back = False
         return {"ok": True, "resources": [resource],
                 "outputs": {"id": rid, "peeringState": "Connected" if back else "Initiated"}}
 

@@ -1,0 +1,144 @@
+"""The adoption rules for resources that already exist (activities/_compat.py): pure, no Azure."""
+
+from __future__ import annotations
+
+from activities import _compat, _results
+
+NODE_SUBNET = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/nodes"
+
+
+def vnet(
+    space: tuple[str, ...] = ("10.240.0.0/16",), location: str = "northeurope", **subnets: tuple[str, ...]
+) -> _compat.ExistingVnet:
+    return _compat.ExistingVnet(location=location, address_prefixes=space, subnets=subnets)
+
+
+def test_vnet_equal_or_containing_space_is_adopted_and_missing_subnets_planned() -> None:
+    for space in (("10.240.0.0/16",), ("10.0.0.0/8",), ("192.168.0.0/16", "10.240.0.0/12")):
+        plan = _compat.plan_existing_vnet(
+            vnet(space, nodes=("10.240.0.0/20",)),
+            "northeurope",
+            "10.240.0.0/16",
+            [("nodes", "10.240.0.0/20"), ("hopsworks", "10.240.16.0/24")],
+        )
+        assert plan.problems == []
+        assert plan.missing_subnets == [("hopsworks", "10.240.16.0/24")]
+
+
+def test_vnet_rules_each_reported() -> None:
+    plan = _compat.plan_existing_vnet(
+        vnet(("10.50.0.0/16",), "westeurope", nodes=("10.50.0.0/24",), other=("10.240.16.0/25",)),
+        "North Europe",
+        "10.240.0.0/16",
+        [("Nodes", "10.240.0.0/20"), ("hopsworks", "10.240.16.0/24")],
+    )
+    assert len(plan.problems) == 5, plan.problems
+    text = " | ".join(plan.problems)
+    assert "westeurope" in text
+    assert "does not equal or contain the requested 10.240.0.0/16" in text
+    assert "subnet 'nodes' has prefix 10.50.0.0/24" in text  # names compare case-insensitively
+    assert "overlaps its subnet 'other'" in text
+    assert "outside its address space" in text
+
+
+def test_same_location_ignores_case_and_spaces() -> None:
+    assert _compat.same_location("northeurope", "North Europe")
+    assert not _compat.same_location("northeurope", "westeurope")
+    assert not _compat.same_location(None, "northeurope")
+
+
+def test_peering_drift_and_remote() -> None:
+    guide = dict(_compat.PEERING_SETTINGS)
+    assert _compat.peering_drift(guide) == []
+    assert _compat.peering_drift({**guide, "allowForwardedTraffic": True}) == ["allowForwardedTraffic"]
+    assert _compat.peering_drift({**guide, "allowVirtualNetworkAccess": None}) == [
+        "allowVirtualNetworkAccess"
+    ]
+    remote = "/subscriptions/s/resourceGroups/RG/providers/Microsoft.Network/virtualNetworks/a"
+    assert _compat.peering_problems(remote.replace("resourceGroups", "resourcegroups"), remote) == []
+    assert _compat.peering_problems(remote + "x", remote)
+
+
+def test_registry_rules() -> None:
+    assert _compat.registry_problems("Premium", "LegacyRegistryPermissions") == []
+    assert _compat.registry_problems("Premium", None) == []  # older registries: legacy mode implied
+    assert len(_compat.registry_problems("Standard", "AbacRepositoryPermissions")) == 2
+    assert _compat.soft_delete_enabled({"softDeletePolicy": {"status": "enabled", "retentionDays": 7}})
+    assert not _compat.soft_delete_enabled({"softDeletePolicy": {"status": "disabled"}})
+    assert not _compat.soft_delete_enabled(None)
+    assert _compat.retention_in_state({"days": 7, "status": "enabled"}, 7)
+    assert not _compat.retention_in_state({"days": 7, "status": "disabled"}, 7)
+    assert not _compat.retention_in_state({"days": 30, "status": "enabled"}, 7)
+    assert not _compat.retention_in_state(None, 7)
+
+
+def guide_cluster(**changes: object) -> _compat.ExistingCluster:
+    facts = {
+        "location": "northeurope",
+        "identity_type": "SystemAssigned",
+        "enable_rbac": True,
+        "has_aad_profile": False,
+        "network_plugin": "azure",
+        "network_plugin_mode": None,
+        "service_cidr": "10.0.0.0/16",
+        "dns_service_ip": "10.0.0.10",
+        "private_cluster": True,
+        "subnet_ids": (NODE_SUBNET.replace("resourceGroups", "resourcegroups"),),
+    }
+    facts.update(changes)
+    return _compat.ExistingCluster(**facts)  # type: ignore[arg-type]
+
+
+def problems(cluster: _compat.ExistingCluster) -> list[str]:
+    return _compat.cluster_problems(
+        cluster,
+        wanted_location="northeurope",
+        node_subnet_id=NODE_SUBNET,
+        service_cidr="10.0.0.0/16",
+        dns_service_ip="10.0.0.10",
+    )
+
+
+def test_cluster_with_the_guide_settings_is_adopted() -> None:
+    assert problems(guide_cluster()) == []
+
+
+def test_cluster_rules_each_reported() -> None:
+    for change, words in [
+        ({"identity_type": "UserAssigned"}, "SystemAssigned"),
+        ({"enable_rbac": False}, "RBAC"),
+        ({"has_aad_profile": True}, "Azure AD"),
+        ({"network_plugin": "kubenet"}, "Azure CNI"),
+        ({"network_plugin_mode": "overlay"}, "overlay"),
+        ({"private_cluster": None}, "private cluster"),
+        ({"subnet_ids": ("/other",)}, "not in the subnet"),
+        ({"service_cidr": "10.1.0.0/16"}, "service CIDR"),
+        ({"dns_service_ip": "10.0.0.11"}, "DNS service IP"),
+        ({"location": "westeurope"}, "westeurope"),
+    ]:
+        found = problems(guide_cluster(**change))
+        assert len(found) == 1 and words in found[0], (change, found)
+
+
+def test_dns_prefix_and_zone_name() -> None:
+    assert _compat.dns_prefix("hopsaks-cluster") == "hopsaks-cluster"
+    assert _compat.dns_prefix("my_cluster") == "my-cluster"
+    assert len(_compat.dns_prefix("a" * 63)) == 54
+    zone = "0f1e.privatelink.northeurope.azmk8s.io"
+    assert _compat.private_dns_zone_name(f"hopsaks-abc.{zone}") == zone
+    assert _compat.private_dns_zone_name(f"hopsaks-abc.{zone}.") == zone
+    assert _compat.private_dns_zone_name(None) is None
+    assert _compat.private_dns_zone_name("nodots") is None
+
+
+def test_action_by_run_tag_and_description() -> None:
+    tags = _results.run_tags({"owner": "me"}, "setup-1", "run-1")
+    assert tags == {"owner": "me", "hopsworks-setup": "setup-1", "hopsworks-setup-run": "run-1"}
+    assert _results.action_from_tags(tags, "run-1") == "created"
+    assert _results.action_from_tags(tags, "run-2") == "existing"
+    assert _results.action_from_tags(None, "run-1") == "existing"
+    description = _results.role_assignment_description("run-1")
+    assert description == "hopsworks-setup-run=run-1"
+    assert _results.action_from_description(description, "run-1") == "created"
+    assert _results.action_from_description(description, "run-2") == "existing"
+    assert _results.action_from_description(None, "run-1") == "existing"

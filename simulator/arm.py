@@ -529,7 +529,9 @@ class Arm:
         with self.lock:
             self.principals.pop(principal_id.lower(), None)
 
-    def principal_visible(self, principal_id: str, method: str = "PUT", path: str = "") -> bool:
+    def principal_visible(
+        self, principal_id: str, method: str = "PUT", path: str = "", resource_type: str | None = None
+    ) -> bool:
         """False when the principal is unknown or still 'replicating' (standing delay or a fault)."""
         info = self.principals.get(principal_id.lower())
         if info is None:
@@ -541,7 +543,7 @@ class Arm:
         if self.principal_replication_requests and age_n < self.principal_replication_requests:
             return False
         for f in self.faults:
-            if f.kind != "principal_not_found" or not f.matches(method, path, None):
+            if f.kind != "principal_not_found" or not f.matches(method, path, resource_type):
                 continue
             young = (f.seconds is not None and age_s < f.seconds) or (
                 f.requests is not None and age_n < f.requests
@@ -872,6 +874,16 @@ class Arm:
                 raise ArmError(
                     404, "ResourceGroupNotFound", f"Resource group '{segments[3]}' could not be found."
                 )
+            if req.method in ("PUT", "PATCH", "POST", "DELETE"):
+                rg_id = f"/subscriptions/{segments[1]}/resourceGroups/{segments[3]}"
+                busy = self.active_operation(rg_id)
+                if busy is not None and busy.kind == "delete":
+                    raise ArmError(
+                        409,
+                        "ResourceGroupBeingDeleted",
+                        f"The resource group '{segments[3]}' is in deprovisioning state and cannot perform "
+                        "this operation.",
+                    )
             action = route.permission_action(req.method)
             if action and self.is_denied(segments[1], segments[3], action):
                 raise ArmError(

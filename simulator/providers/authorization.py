@@ -280,7 +280,7 @@ def put_assignment(arm: Arm, req: Request) -> Response:
                 "Tenant ID, application ID, principal ID, and scope are not allowed to be updated.",
             )
         return Response(200, copy.deepcopy(existing.body))
-    if not arm.principal_visible(principal_id, req.method, req.path):
+    if not arm.principal_visible(principal_id, req.method, req.path, RA_TYPE):
         raise ArmError(
             400,
             "PrincipalNotFound",

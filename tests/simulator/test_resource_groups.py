@@ -1,7 +1,8 @@
 """Resource groups through the real azure-mgmt-resource client."""
 
 import pytest
-from azure.core.exceptions import ResourceNotFoundError
+from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
+from azure.mgmt.msi import ManagedServiceIdentityClient
 from azure.mgmt.resource.resources import ResourceManagementClient
 
 from simulator.testing import SUBSCRIPTION_ID, sdk_client
@@ -45,3 +46,31 @@ def test_delete_is_long_running_and_removes_contents(rm, simulator):
     simulator.polls_to_complete = 3
     rm.resource_groups.begin_delete("rg").result()  # a second DELETE joins the running one
     assert rm.resource_groups.check_existence("rg") is False
+
+
+def test_writes_into_a_group_being_deleted_are_refused(rm, simulator):
+    simulator.polls_to_complete = 3
+    simulator.add_resource_group(SUBSCRIPTION_ID, "rg", "westeurope")
+    msi = sdk_client(ManagedServiceIdentityClient, simulator)
+    msi.user_assigned_identities.create_or_update("rg", "id1", {"location": "westeurope"})
+    rm.resource_groups.begin_delete("rg", polling=False)
+    with pytest.raises(ResourceExistsError) as err:
+        msi.user_assigned_identities.create_or_update("rg", "id2", {"location": "westeurope"})
+    assert (err.value.status_code, err.value.error.code) == (409, "ResourceGroupBeingDeleted")
+    with pytest.raises(ResourceExistsError) as err:
+        rm.resource_groups.create_or_update("rg", {"location": "westeurope"})
+    assert err.value.error.code == "ResourceGroupBeingDeleted"
+    for _ in range(3):
+        rm.resource_groups.check_existence("rg")
+    assert simulator.state()["resources"] == []  # the identity went with its group
+    assert simulator.state()["principals"] == []
+
+
+def test_location_is_fixed_and_required(rm):
+    rm.resource_groups.create_or_update("rg", {"location": "westeurope"})
+    with pytest.raises(HttpResponseError) as err:
+        rm.resource_groups.create_or_update("rg", {"location": "eastus"})
+    assert (err.value.status_code, err.value.error.code) == (409, "InvalidResourceGroupLocation")
+    with pytest.raises(HttpResponseError) as err:
+        rm.resource_groups.create_or_update("rg2", {"tags": {}})
+    assert err.value.error.code == "LocationRequired"

@@ -77,8 +77,13 @@ def sequence(context: df.DurableOrchestrationContext):
     args = context.get_input()
     results = []
     for step in range(args["steps"]):
-        results.append((yield context.call_activity("record", {"log": args["log"], "item": f"step-{step}",
-                                                               "sleep": args.get("sleep", 0)})))
+        results.append(
+            (
+                yield context.call_activity(
+                    "record", {"log": args["log"], "item": f"step-{step}", "sleep": args.get("sleep", 0)}
+                )
+            )
+        )
         context.set_custom_status({"done": step + 1, "total": args["steps"]})
         if args.get("pause"):
             yield context.create_timer(context.current_utc_datetime + timedelta(seconds=args["pause"]))
@@ -88,8 +93,10 @@ def sequence(context: df.DurableOrchestrationContext):
 @app.orchestration_trigger(context_name="context")
 def fan_out(context: df.DurableOrchestrationContext):
     args = context.get_input()
-    tasks = [context.call_activity("record", {"log": args["log"], "item": f"item-{i}", "sleep": 0.2})
-             for i in range(args["count"])]
+    tasks = [
+        context.call_activity("record", {"log": args["log"], "item": f"item-{i}", "sleep": 0.2})
+        for i in range(args["count"])
+    ]
     results = yield context.task_all(tasks)
     return sorted(results)
 
@@ -107,8 +114,9 @@ def timer(context: df.DurableOrchestrationContext):
 def retrying(context: df.DurableOrchestrationContext):
     """`flaky` fails until its attempt `succeed_on`; RetryOptions retries it on a fixed interval."""
     args = context.get_input()
-    options = df.RetryOptions(first_retry_interval_in_milliseconds=args["interval_ms"],
-                              max_number_of_attempts=args["max_attempts"])
+    options = df.RetryOptions(
+        first_retry_interval_in_milliseconds=args["interval_ms"], max_number_of_attempts=args["max_attempts"]
+    )
     try:
         result = yield context.call_activity_with_retry("flaky", options, args)
         return {"result": result}

@@ -294,9 +294,8 @@ def _failure_message(
     failures: list[_Failure], rolled_back: list[str], left_behind: list[tuple[str, str]]
 ) -> str:
     first = failures[0]
-    parts = [f"Setup failed at step {first.step}: {first.code}: {first.message}".rstrip(": ")]
-    for other in failures[1:]:
-        parts.append(f"Step {other.step} also failed: {other.code}: {other.message}".rstrip(": "))
+    parts = [_described(f"Setup failed at step {first.step}", first)]
+    parts += [_described(f"Step {other.step} also failed", other) for other in failures[1:]]
     if rolled_back:
         parts.append(f"Rolled back {len(rolled_back)} resource(s) this run created: {', '.join(rolled_back)}")
     else:
@@ -307,6 +306,11 @@ def _failure_message(
     else:
         parts.append("Left behind: nothing")
     return ". ".join(parts) + "."
+
+
+def _described(prefix: str, failure: _Failure) -> str:
+    message = failure.message.strip().rstrip(".")
+    return f"{prefix}: {failure.code}: {message}" if message else f"{prefix}: {failure.code}"
 
 
 def run_setup(context: df.DurableOrchestrationContext) -> Generator[TaskBase, Any, dict]:

@@ -25,9 +25,14 @@ SUBNET = "subnet"
 TOPOLOGIES = (PEERING, SUBNET)
 
 SERVICE_PRINCIPAL = roles.PRINCIPAL_TYPE_SERVICE_PRINCIPAL
-CONNECTED = "Connected"
-CLUSTER_SUCCEEDED = "Succeeded"
-CLUSTER_ENDED_BADLY = ("Failed", "Canceled", "Cancelled")
+CONNECTED = "connected"
+CLUSTER_SUCCEEDED = "succeeded"
+CLUSTER_ENDED_BADLY = ("failed", "canceled", "cancelled")
+
+
+def _state(outputs: Mapping[str, Any], key: str) -> str:
+    """A provisioning/peering state from an activity's outputs, lower case ("" when absent)."""
+    return str(outputs.get(key) or "").casefold()
 
 
 @dataclass(frozen=True)
@@ -340,7 +345,7 @@ def _aks_cluster(ctx: RunContext) -> Program:
     begun_outputs = begun.get("outputs") or {}
     started: datetime | None = None
     interval = ctx.timing.poll_interval_seconds
-    wait_first = begun_outputs.get("provisioningState") != CLUSTER_SUCCEEDED
+    wait_first = _state(begun_outputs, "provisioningState") != CLUSTER_SUCCEEDED
     while True:
         if wait_first:
             now = yield Wait(interval)
@@ -349,16 +354,17 @@ def _aks_cluster(ctx: RunContext) -> Program:
         wait_first = True
         (read,) = yield [get_cluster_call(ctx)]
         cluster = dict(read.get("outputs") or {})
-        state = cluster.get("provisioningState")
+        state = _state(cluster, "provisioningState")
+        shown = cluster.get("provisioningState")
         if state == CLUSTER_SUCCEEDED:
             cluster.setdefault("id", begun_outputs.get("id"))
             return cluster
         if state in CLUSTER_ENDED_BADLY:
-            raise StepFailed("ClusterProvisioningFailed", f"the AKS cluster's provisioning ended {state}")
+            raise StepFailed("ClusterProvisioningFailed", f"the AKS cluster's provisioning ended {shown}")
         if started is not None and (now - started).total_seconds() >= ctx.timing.cluster_timeout_seconds:
             raise StepFailed(
                 "ClusterTimeout",
-                f"the AKS cluster was still {state} after {ctx.timing.cluster_timeout_seconds:g} seconds",
+                f"the AKS cluster was still {shown} after {ctx.timing.cluster_timeout_seconds:g} seconds",
             )
 
 
@@ -367,21 +373,23 @@ def _peering(ctx: RunContext) -> Program:
     first_call, second_call = peering_calls(ctx)
     (first,) = yield [first_call]
     (second,) = yield [second_call]
-    state = (second.get("outputs") or {}).get("peeringState")
+    state = _state(second.get("outputs") or {}, "peeringState")
     attempt = 0
     # The second side usually answers Connected at once; otherwise re-read the first side (idempotent PUT
     # that finds it in place) with backoff until Azure reports the pair Connected.
     while state != CONNECTED:
         attempt += 1
         if attempt >= ctx.timing.retry_max_attempts:
-            raise StepFailed("PeeringNotConnected", f"the vnet peerings stayed {state} instead of Connected")
+            raise StepFailed(
+                "PeeringNotConnected", f"the vnet peerings stayed {state or 'unknown'} instead of Connected"
+            )
         yield Wait(retry_delay(ctx.timing, attempt))
         (reread,) = yield [first_call]
-        state = (reread.get("outputs") or {}).get("peeringState")
+        state = _state(reread.get("outputs") or {}, "peeringState")
     return {
         "hopsworksToAksId": (first.get("outputs") or {}).get("id"),
         "aksToHopsworksId": (second.get("outputs") or {}).get("id"),
-        "peeringState": state,
+        "peeringState": "Connected",
     }
 
 

@@ -88,3 +88,22 @@ def test_custom_status_is_small_ordered_and_never_falsy():
     assert status.build_status("peering", [], {})
     with pytest.raises(ValueError):
         status.build_status("subnet", ["a"], {"a": "done"})
+
+
+def test_the_cluster_program_waits_reads_and_fails_on_a_canceled_cluster():
+    from datetime import UTC, datetime
+
+    request = normalized_request("subnet")
+    ctx = plan.RunContext(request, "run-1", "setup-x", plan.Timing(poll_interval_seconds=20), {
+        "aks_network": {"vnetId": "/v", "subnetIds": {"aks-nodes": "/s"}}})
+    program = plan.step_program("aks_cluster", ctx)
+    (begin,) = program.send(None)
+    assert begin.activity == "begin_aks_cluster"
+    assert program.send([{"ok": True, "outputs": {"id": "/c", "provisioningState": "Creating"}}]) == plan.Wait(20)
+    (read,) = program.send(datetime(2025, 1, 1, tzinfo=UTC))
+    assert read.activity == "get_aks_cluster"
+    assert program.send([{"ok": True, "outputs": {"provisioningState": "Creating"}}]) == plan.Wait(20)
+    program.send(datetime(2025, 1, 1, 0, 0, 20, tzinfo=UTC))
+    with pytest.raises(plan.StepFailed) as failed:
+        program.send([{"ok": True, "outputs": {"provisioningState": "Canceled"}}])
+    assert failed.value.code == "ClusterProvisioningFailed" and "Canceled" in failed.value.message

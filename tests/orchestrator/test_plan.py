@@ -99,7 +99,8 @@ def test_the_cluster_program_waits_reads_and_fails_on_a_canceled_cluster():
     program = plan.step_program("aks_cluster", ctx)
     (begin,) = program.send(None)
     assert begin.activity == "begin_aks_cluster"
-    assert program.send([{"ok": True, "outputs": {"id": "/c", "provisioningState": "Creating"}}]) == plan.Wait(20)
+    started = {"ok": True, "outputs": {"id": "/c", "provisioningState": "Creating"}}
+    assert program.send([started]) == plan.Wait(20)
     (read,) = program.send(datetime(2025, 1, 1, tzinfo=UTC))
     assert read.activity == "get_aks_cluster"
     assert program.send([{"ok": True, "outputs": {"provisioningState": "Creating"}}]) == plan.Wait(20)

@@ -208,3 +208,61 @@ async def flaky(args: dict) -> str:
 @app.activity_trigger(input_name="message")
 def explode(message: str) -> str:
     raise ValueError(message)
+
+
+# -- a stand-in for the product's POST /api/setups contract (the client is tested against it) ----------
+
+
+@app.route(route="setups", methods=["POST"])
+@app.durable_client_input(client_name="client")
+async def setups(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    try:
+        body = req.get_json()
+    except ValueError:
+        body = None
+    errors = []
+    if not isinstance(body, dict):
+        errors.append({"field": "", "message": "the body must be a JSON object"})
+    else:
+        for name in ("resourceGroup", "steps"):
+            if not body.get(name):
+                errors.append({"field": name, "message": "is required"})
+    if errors:
+        return func.HttpResponse(json.dumps({"errors": errors}), status_code=400, mimetype="application/json")
+    instance_id = await client.start_new("fake_setup", None, body)
+    response = client.create_check_status_response(req, instance_id)
+    payload = json.loads(response.get_body())
+    payload["statusQueryGetUri"] += "&returnInternalServerErrorOnFailure=true"
+    headers = dict(response.headers)
+    headers["Location"] = payload["statusQueryGetUri"]
+    return func.HttpResponse(
+        json.dumps(payload), status_code=202, headers=headers, mimetype="application/json"
+    )
+
+
+@app.orchestration_trigger(context_name="context")
+def fake_setup(context: df.DurableOrchestrationContext):
+    request = context.get_input()
+    steps = {name: "pending" for name in request["steps"]}
+    status = {"topology": "peering", "steps": steps, "done": 0, "total": len(steps)}
+    for name in request["steps"]:
+        steps[name] = "running"
+        context.set_custom_status(status)
+        yield context.create_timer(context.current_utc_datetime + timedelta(milliseconds=300))
+        if request.get("fail") == name:
+            steps[name] = "failed"
+            status["error"] = {"step": name, "code": "AuthorizationFailed"}
+            context.set_custom_status(status)
+            raise RuntimeError(f"step {name} failed: AuthorizationFailed")
+        steps[name] = "succeeded"
+        status["done"] += 1
+        context.set_custom_status(status)
+    return {
+        "hopsworks": {
+            "location": "northeurope",
+            "resourceGroup": request["resourceGroup"],
+            "aksClusterName": "hopsaks-cluster",
+            "acrRegistryName": "hopsworksaks",
+        },
+        "resources": [],
+    }

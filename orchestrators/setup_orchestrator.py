@@ -141,6 +141,9 @@ class _Setup:
         if isinstance(request, Wait):
             self._timer(step, "wait", request.seconds)
             return
+        if not request:
+            self._advance(step, [])
+            return
         self.batches[step] = _Batch.of(request)
         for index in range(len(request)):
             self._schedule_call(step, index)
@@ -169,7 +172,9 @@ class _Setup:
         error = result.get("error") or {}
         code = str(error.get("code") or "Unknown")
         attempt = batch.attempts[index]
-        if error.get("transient") and attempt < self.ctx.timing.retry_max_attempts and not self.failures:
+        if error.get("transient") and self.failures:
+            return  # drained after the failure: it made nothing and is not retried
+        if error.get("transient") and attempt < self.ctx.timing.retry_max_attempts:
             batch.attempts[index] = attempt + 1
             delay = step_plan.retry_delay(self.ctx.timing, attempt, seed=f"{self.ctx.instance_id}|{step}")
             self._log("step %s: %s is transient, retry %d in %gs", step, code, attempt, delay)

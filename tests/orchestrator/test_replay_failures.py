@@ -385,3 +385,16 @@ def test_peerings_that_never_connect_fail_the_step_and_are_rolled_back(handle):
     assert run.failed and "step peering: PeeringNotConnected" in run.error
     assert [world.known[rid.casefold()].type for rid in world.deleted].count(PEERING) == 2
     assert_rolled_back_exactly_what_the_run_created(world)
+
+
+def test_a_transient_answer_drained_after_the_failure_is_not_retried_nor_reported(handle):
+    world = FakeAzure(durations={"ensure_aks_network": 10})
+    world.fault("ensure_aks_network", "TooManyRequests", transient=True)
+    world.fault("ensure_registry", "AlreadyInUse")
+    run = drive(handle, world, orchestration_input("subnet"), instance_id=INSTANCE)
+
+    assert run.failed and "step acr: AlreadyInUse" in run.error
+    assert "also failed" not in run.error
+    assert len(world.calls_to("ensure_aks_network")) == 1
+    assert run.custom_status["error"] == {"step": "acr", "code": "AlreadyInUse"}
+    assert_rolled_back_exactly_what_the_run_created(world)

@@ -61,7 +61,10 @@ if given (side effects: AKS node resource group, peering state ...). How long an
 ``AnotherOperationInProgress``) when an operation runs on ``rid`` or (``include_children=True``) under it.
 
 Principals: ``arm.register_principal(principal_id)`` for every identity that can receive role assignments
-(user assigned identities, a cluster's system identity and kubelet identity).
+(user assigned identities, a cluster's system identity and kubelet identity). List them in the owning
+resource's ``internal["principals"]`` and use ``arm.delete_resource(rid)`` (or a delete LRO) to remove it:
+its principals are then forgotten too. Provider-private module state must be cleared on ``Simulator.reset``:
+append a callable to ``arm.extra_reset``.
 """
 
 from __future__ import annotations

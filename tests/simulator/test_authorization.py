@@ -318,3 +318,12 @@ def test_permissions_honour_denials(simulator, auth, msi):
     with pytest.raises(ResourceNotFoundError) as err:
         list(auth.permissions.list_for_resource_group("absent"))
     assert err.value.error.code == "ResourceGroupNotFound"
+
+
+def test_throttled_and_failing_writes_are_retried_by_the_sdk(simulator, auth, msi):
+    identity = _identity(simulator, msi)
+    simulator.add_fault(method="PUT", path="/roleAssignments/", status=429, retry_after=0)
+    simulator.add_fault(method="PUT", path="/roleAssignments/", status=500)
+    created = auth.role_assignments.create(RG_SCOPE, str(uuid.uuid4()), _body(identity.principal_id))
+    assert created.principal_id == identity.principal_id
+    assert [r["status"] for r in simulator.requests if r["method"] == "PUT"][-3:] == [429, 500, 201]

@@ -1,0 +1,173 @@
+"""preflight: every problem in one PreflightFailed, before anything is written."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from activities import containerregistry, msi, network, resources
+from tests.activities.helpers import LOCATION, RG, SUB, assert_error, assert_ok, common, writes
+
+REQUEST: dict[str, Any] = {
+    "subscriptionId": SUB,
+    "resourceGroup": RG,
+    "location": None,
+    "topology": "peering",
+    "identity": {"name": "hopsworks-identity", "roleScope": "resourceGroup"},
+    "aks": {
+        "name": "hopsaks-cluster",
+        "vnetName": "aks-vnet",
+        "addressSpace": "10.240.0.0/16",
+        "nodeSubnetName": "aks-nodes",
+        "nodeSubnetPrefix": "10.240.0.0/20",
+        "serviceCidr": "10.0.0.0/16",
+        "dnsServiceIp": "10.0.0.10",
+        "nodeCount": 1,
+        "vmSize": "Standard_D4s_v5",
+        "kubernetesVersion": None,
+    },
+    "acr": {"name": "hopsworksaks", "retentionDays": 7},
+    "hopsworksNetwork": {
+        "vnetName": "hopsworks-vnet",
+        "addressSpace": "172.18.0.0/16",
+        "subnetName": "default",
+        "subnetPrefix": "172.18.0.0/24",
+    },
+    "hopsworksSubnet": None,
+    "tags": {"owner": "platform"},
+}
+
+
+def preflight_input(**changes: Any) -> dict[str, Any]:
+    request = copy.deepcopy(REQUEST)
+    request.update(changes)
+    payload = common(request=request)
+    payload["location"] = request["location"]
+    return payload
+
+
+def test_clean_resource_group_passes_and_reports_its_location(azure: Any) -> None:
+    result = assert_ok(resources.preflight(preflight_input()))
+    assert result["outputs"] == {"location": LOCATION}
+    assert result["resources"] == []
+    assert writes(azure) == []
+
+
+def test_request_location_wins(azure: Any) -> None:
+    result = assert_ok(resources.preflight(preflight_input(location="westeurope")))
+    assert result["outputs"] == {"location": "westeurope"}
+
+
+def test_missing_resource_group(azure: Any) -> None:
+    error = assert_error(resources.preflight(preflight_input(resourceGroup="nope-rg")), "PreflightFailed")
+    assert [p["code"] for p in error["problems"]] == ["ResourceGroupNotFound"]
+    assert "nope-rg" in error["message"]
+
+
+def test_every_problem_listed_at_once_and_nothing_written(azure: Any) -> None:
+    # a vnet with another space, an identity elsewhere, two missing permissions, a registry name taken
+    network.ensure_aks_network(common(vnetName="aks-vnet", addressSpace="10.50.0.0/16", subnets=[]))
+    assert_ok(msi.ensure_identity(common(name="hopsworks-identity", location="westeurope")))
+    azure.add_resource_group(SUB, "someone-else", LOCATION)
+    assert_ok(containerregistry.ensure_registry(common(name="hopsworksaks", resourceGroup="someone-else")))
+    azure.deny_permission(SUB, RG, "Microsoft.Authorization/roleAssignments/write")
+    azure.deny_permission(SUB, RG, "Microsoft.Network/virtualNetworks/peer/action")
+    before = len(writes(azure))
+
+    error = assert_error(resources.preflight(preflight_input()), "PreflightFailed")
+
+    codes = sorted(p["code"] for p in error["problems"])
+    assert codes == sorted(
+        [
+            "IncompatibleExistingResource",
+            "IncompatibleExistingResource",
+            "AlreadyInUse",
+            "MissingPermission",
+            "MissingPermission",
+        ]
+    ), error["problems"]
+    for words in (
+        "aks-vnet",
+        "10.50.0.0/16",
+        "hopsworks-identity",
+        "westeurope",
+        "hopsworksaks",
+        "Microsoft.Authorization/roleAssignments/write",
+        "Microsoft.Network/virtualNetworks/peer/action",
+    ):
+        assert words in error["message"], words
+    assert error["message"].startswith("preflight found 5 problems")
+    assert len(writes(azure)) == before
+
+
+def test_compatible_existing_resources_pass(azure: Any) -> None:
+    assert_ok(
+        network.ensure_aks_network(
+            common(
+                vnetName="aks-vnet",
+                addressSpace="10.240.0.0/16",
+                subnets=[{"name": "aks-nodes", "prefix": "10.240.0.0/20"}],
+            )
+        )
+    )
+    assert_ok(msi.ensure_identity(common(name="hopsworks-identity")))
+    assert_ok(containerregistry.ensure_registry(common(name="hopsworksaks")))
+    assert_ok(resources.preflight(preflight_input()))
+
+
+def test_incompatible_registry_in_the_group(azure: Any) -> None:
+    from azure.mgmt.containerregistry import ContainerRegistryManagementClient, models
+
+    from simulator.testing import sdk_client
+
+    client = sdk_client(ContainerRegistryManagementClient, azure, SUB)
+    client.registries.begin_create(
+        RG,
+        "hopsworksaks",
+        models.Registry(
+            location=LOCATION,
+            sku=models.Sku(name="Standard"),
+        ),
+    ).result()
+
+    error = assert_error(resources.preflight(preflight_input()), "PreflightFailed")
+    assert [p["code"] for p in error["problems"]] == ["IncompatibleExistingResource"]
+    assert "Premium" in error["message"]
+
+
+def test_subnet_topology_checks_the_hopsworks_subnet_in_the_aks_vnet(azure: Any) -> None:
+    assert_ok(
+        network.ensure_aks_network(
+            common(
+                vnetName="aks-vnet",
+                addressSpace="10.240.0.0/16",
+                subnets=[
+                    {"name": "aks-nodes", "prefix": "10.240.0.0/20"},
+                    {"name": "users", "prefix": "10.240.16.0/28"},
+                ],
+            )
+        )
+    )
+    error = assert_error(
+        resources.preflight(
+            preflight_input(
+                topology="subnet",
+                hopsworksNetwork=None,
+                hopsworksSubnet={"name": "hopsworks", "prefix": "10.240.16.0/24"},
+            )
+        ),
+        "PreflightFailed",
+    )
+    assert "overlaps its subnet 'users'" in error["message"]
+
+
+def test_transient_failure_is_returned_transient_not_as_a_problem(azure: Any) -> None:
+    azure.add_fault(
+        method="GET", path="/virtualNetworks/aks-vnet", status=409, code="AnotherOperationInProgress"
+    )
+    assert_error(resources.preflight(preflight_input()), "AnotherOperationInProgress", transient=True)
+
+
+def test_throttled_reads_are_retried_by_the_sdk(azure: Any) -> None:
+    azure.add_fault(method="GET", path="/permissions", status=429, retry_after=1, count=1)
+    assert_ok(resources.preflight(preflight_input()))

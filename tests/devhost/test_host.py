@@ -284,6 +284,19 @@ def test_webhook_start_endpoint(host):
     assert follow(response.headers["Location"]).json()["output"]["waited"] >= 0.1
 
 
+def test_task_any_semantics_of_the_extension(host, tmp_path):
+    """The extension replays the SDK's V3 actions one top-level action at a time, awaiting each
+    (OutOfProcOrchestrationShim.ProcessAsyncActionsV2), and a WhenAny action lists only the tasks that were
+    new at that yield. So after `task_any([old, new])` returns with `old`, the next action is scheduled only
+    when `new` has completed too. The host reproduces that ordering (the orchestrator still gets `old`
+    first); a naive host would run C before B finishes."""
+    log = tmp_path / "any.log"
+    body = run(host, "mixed_any", {"log": str(log)})
+    assert body["runtimeStatus"] == "Completed"
+    assert body["output"] == {"winner": "done A", "after": "done C"}
+    assert log.read_text().splitlines() == ["A", "B", "C"]
+
+
 def test_host_output_has_no_secrets(host):
     """Runs last in this module: everything above went through this host's log."""
     output = host.output()

@@ -180,6 +180,20 @@ def counter(context: df.DurableOrchestrationContext):
     context.continue_as_new(value + 1)
 
 
+@app.orchestration_trigger(context_name="context")
+def mixed_any(context: df.DurableOrchestrationContext):
+    """task_any over a task scheduled by an earlier yield plus a new one (see test_task_any_semantics)."""
+    log = context.get_input()["log"]
+    slow_a = context.call_activity("record", {"log": log, "item": "A", "sleep": 1.0})
+    yield context.task_any(
+        [slow_a, context.create_timer(context.current_utc_datetime + timedelta(seconds=0.1))]
+    )
+    slow_b = context.call_activity("record", {"log": log, "item": "B", "sleep": 1.5})
+    winner = yield context.task_any([slow_a, slow_b])
+    after = yield context.call_activity("record", {"log": log, "item": "C"})
+    return {"winner": winner.result, "after": after}
+
+
 # -- activities ----------------------------------------------------------------------------------------
 
 

@@ -277,6 +277,8 @@ class HostServer:
                 if len(parts) == 1:
                     if method == "GET":
                         return self._list(request)
+                    if method == "DELETE":
+                        return self._purge_by_filter(request)
                     return web.Response(status=404)
                 instance_id = parts[1]
                 if len(parts) == 2:
@@ -340,6 +342,22 @@ class HostServer:
         else:
             code = 200
         return _json_response(code, status, headers)
+
+    def _purge_by_filter(self, request: web.Request) -> web.Response:
+        query = request.query
+        if not query.get("createdTimeFrom"):
+            return _json_response(400, "Please provide value for 'createdTimeFrom' parameter.")
+        statuses = {s.strip().lower() for s in query.get("runtimeStatus", "").split(",") if s.strip()}
+        created_to = query.get("createdTimeTo")
+        matching = self.engine.list_statuses(
+            runtime_status=statuses or None,
+            created_from=datetime.fromisoformat(query["createdTimeFrom"].replace("Z", "+00:00")),
+            created_to=datetime.fromisoformat(created_to.replace("Z", "+00:00")) if created_to else None,
+        )
+        deleted = sum(self.engine.purge(item["instanceId"]) for item in matching)
+        if not deleted:
+            return web.Response(status=404)
+        return _json_response(200, {"instancesDeleted": deleted})
 
     def _list(self, request: web.Request) -> web.Response:
         query = request.query

@@ -297,6 +297,22 @@ def test_task_any_semantics_of_the_extension(host, tmp_path):
     assert log.read_text().splitlines() == ["A", "B", "C"]
 
 
+def test_list_and_purge_by_filter(host, tmp_path):
+    payload = start(host, "sequence", {"steps": 0, "log": str(tmp_path / "n.log")}).json()
+    created = follow(payload["statusQueryGetUri"]).json()["createdTime"]
+    base = f"{host.base_url}/runtime/webhooks/durabletask/instances/"
+    listed = requests.get(base, params={"code": host.system_key, "runtimeStatus": "Completed"}, timeout=5)
+    assert listed.status_code == 200
+    assert payload["id"] in [item["instanceId"] for item in listed.json()]
+    assert all(item["runtimeStatus"] == "Completed" for item in listed.json())
+    purge = {"code": host.system_key, "createdTimeFrom": created, "runtimeStatus": "Completed"}
+    purged = requests.delete(base, params=purge, timeout=5)
+    assert purged.status_code == 200
+    assert purged.json()["instancesDeleted"] >= 1
+    assert requests.get(payload["statusQueryGetUri"], timeout=5).status_code == 404
+    assert requests.delete(base, params=purge, timeout=5).status_code == 404
+
+
 def test_host_output_has_no_secrets(host):
     """Runs last in this module: everything above went through this host's log."""
     output = host.output()

@@ -415,7 +415,11 @@ class Engine:
         state, error = self._call_orchestrator(inst, full_history)
         schedules: list[r.Schedule] = []
         try:
-            schedules = r.plan_episode(instance_id, full_history, state)
+            plan = r.plan_episode(instance_id, full_history, state)
+            schedules = plan.schedules
+            if not plan.settled and (error is not None or state.get("isDone")):
+                # The extension finishes replaying the actions before it completes or fails the instance.
+                state, error = dict(state, isDone=False), None
         except (r.NonDeterminismError, r.UnsupportedActionError) as exc:
             error = error or str(exc)
         self._commit_episode(inst, consumed, episode_events, state, error, schedules)

@@ -362,7 +362,16 @@ class _Simulation:
         return self.new
 
 
-def plan_episode(instance_id: str, history: list[dict[str, Any]], state: dict[str, Any]) -> list[Schedule]:
+@dataclass
+class EpisodePlan:
+    schedules: list[Schedule]
+    # Every action replayed and completed. The extension awaits the actions before it looks at isDone/error,
+    # so an orchestrator that returns (or fails) while a task it started is still running stays Running until
+    # that task completes.
+    settled: bool
+
+
+def plan_episode(instance_id: str, history: list[dict[str, Any]], state: dict[str, Any]) -> EpisodePlan:
     """The new scheduling decisions of an episode.
 
     `history` is the full history the orchestrator just saw (old + this episode's new events), `state` its
@@ -374,7 +383,10 @@ def plan_episode(instance_id: str, history: list[dict[str, Any]], state: dict[st
             f"With out-of-proc schema V3 the actions array must have one element, got {len(action_lists)}"
         )
     actions = action_lists[0] if action_lists else []
-    return _Simulation(instance_id, history, actions).run()
+    simulation = _Simulation(instance_id, history, actions)
+    schedules = simulation.run()
+    settled = simulation.position >= len(actions) and (simulation.current is None or simulation.current.done)
+    return EpisodePlan(schedules, settled)
 
 
 def continue_as_new_input(state: dict[str, Any]) -> tuple[bool, Any]:

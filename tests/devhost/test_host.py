@@ -2,6 +2,7 @@
 
 import json
 import re
+import time
 from urllib.parse import parse_qs, urlparse
 
 import requests
@@ -311,6 +312,19 @@ def test_list_and_purge_by_filter(host, tmp_path):
     assert purged.json()["instancesDeleted"] >= 1
     assert requests.get(payload["statusQueryGetUri"], timeout=5).status_code == 404
     assert requests.delete(base, params=purge, timeout=5).status_code == 404
+
+
+def test_instance_completes_only_when_its_replayed_actions_have(host, tmp_path):
+    """The extension awaits the replayed actions before it reads isDone: an orchestrator that returns after
+    `task_any([old, new])` gave `old` stays Running until `new` (the only task its WhenAny action lists) is
+    done. A naive host would complete it after about 0.2 s."""
+    log = tmp_path / "early.log"
+    began = time.monotonic()
+    body = run(host, "returns_early", {"log": str(log)})
+    assert body["runtimeStatus"] == "Completed"
+    assert body["output"] == "done old"
+    assert time.monotonic() - began >= 1.0
+    assert log.read_text().splitlines() == ["old", "new"]
 
 
 def test_host_output_has_no_secrets(host):

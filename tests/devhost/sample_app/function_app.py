@@ -194,6 +194,19 @@ def mixed_any(context: df.DurableOrchestrationContext):
     return {"winner": winner.result, "after": after}
 
 
+@app.orchestration_trigger(context_name="context")
+def returns_early(context: df.DurableOrchestrationContext):
+    """Returns as soon as `task_any([old, new])` gives `old`, while `new` still runs."""
+    log = context.get_input()["log"]
+    old = context.call_activity("record", {"log": log, "item": "old", "sleep": 0.2})
+    yield context.task_any(
+        [old, context.create_timer(context.current_utc_datetime + timedelta(seconds=0.05))]
+    )
+    new = context.call_activity("record", {"log": log, "item": "new", "sleep": 1.0})
+    winner = yield context.task_any([old, new])
+    return winner.result
+
+
 # -- activities ----------------------------------------------------------------------------------------
 
 

@@ -6,7 +6,7 @@ import json
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from simulator.arm import Arm, ArmError, Fault, Response
+from simulator.arm import RETRY_AFTER, Arm, ArmError, Fault, Response
 from simulator.providers import register_all
 from simulator.server import CONTROL_PREFIX, Servers
 
@@ -66,7 +66,15 @@ class Simulator:
             "ARM_SCOPE": ARM_SCOPE,
             "IDENTITY_ENDPOINT": self.identity_endpoint,
             "IDENTITY_HEADER": servers.identity_header,
+            # Azure's operations answer Retry-After (5-15 s); scaled below 1 s the hint cannot be sent (it
+            # must be an integer), so clients get the scaled hint as polling interval, not the SDK's 30 s.
+            "ARM_POLLING_INTERVAL": self._polling_interval(),
         }
+
+    def _polling_interval(self) -> str:
+        if self.polls_to_complete is not None:
+            return "0.01"
+        return f"{max(0.01, min(RETRY_AFTER.values()) * self.latency_scale):g}"
 
     # ----- settings --------------------------------------------------------------------------------------
     @property

@@ -10,7 +10,7 @@ import functools
 import logging
 from collections.abc import Callable, Mapping
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
 from provisioning import naming
 
@@ -26,6 +26,7 @@ SOFT_DELETE_CONFLICT = "RetentionSoftDeleteConflict"
 DNS_ZONE_NOT_FOUND = "PrivateDnsZoneNotFound"
 
 Result = dict[str, Any]
+T = TypeVar("T")
 
 _log = logging.getLogger(__name__)
 
@@ -98,6 +99,37 @@ def action_from_description(description: str | None, run_id: str) -> str:
     return EXISTING
 
 
+# ---------------------------------------------------------------- creates that fail half-way
+
+
+class CreateFailed(Exception):
+    """A create this run sent failed, but Azure kept the resource (an operation that ends Failed leaves it in
+    state Failed; a fault while polling leaves it made): it is still this run's, to report and roll back."""
+
+    def __init__(self, cause: BaseException, created: dict[str, str]) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+        self.created = created
+
+
+def create(start: Callable[[], T], *, lookup: Callable[[], Any], resource_type: str) -> T:
+    """Run a create (`start` sends the PUT and waits for the operation). When it fails and `lookup` then finds
+    the resource, the failure carries it as `created`: without that a rollback would leave it behind, and a
+    retry would find it and call it `existing` (subnets and peerings carry no runId tag)."""
+    from azure.core.exceptions import AzureError
+
+    try:
+        return start()
+    except AzureError as exc:
+        try:
+            left = lookup()
+        except AzureError:
+            left = None
+        if left is None or not getattr(left, "id", None):
+            raise
+        raise CreateFailed(exc, resource(left.id, resource_type, CREATED)) from exc
+
+
 # ---------------------------------------------------------------- the adapter every activity goes through
 
 
@@ -110,20 +142,27 @@ def arm_activity(body: Callable[[dict[str, Any]], Result]) -> Callable[[dict[str
 
     @functools.wraps(body)
     def activity(payload: dict[str, Any]) -> Result:
+        created: list[dict[str, str]] = []
         try:
             return body(payload)
-        except Exception as exc:
+        except CreateFailed as failed:
+            exc: BaseException = failed.cause
+            created.append(failed.created)
+        except Exception as raised:
             from azure.core.exceptions import AzureError
 
-            if not isinstance(exc, AzureError):
+            if not isinstance(raised, AzureError):
                 raise
-            result = arm_error(exc)
-            _log.warning(
-                "%s: %s (%s)",
-                body.__name__,
-                result["error"]["code"],
-                "transient" if result["error"]["transient"] else "permanent",
-            )
-            return result
+            exc = raised
+        result = arm_error(exc)
+        if created:
+            result["resources"] = created
+        _log.warning(
+            "%s: %s (%s)",
+            body.__name__,
+            result["error"]["code"],
+            "transient" if result["error"]["transient"] else "permanent",
+        )
+        return result
 
     return activity

@@ -44,7 +44,11 @@ def ensure_registry(payload: dict[str, Any]) -> dict[str, Any]:
             role_assignment_mode=_compat.LEGACY_ROLE_ASSIGNMENT_MODE,
         ),
     )
-    registry = registries.begin_create(resource_group, name, body).result()
+    registry = _results.create(
+        lambda: registries.begin_create(resource_group, name, body).result(),
+        lookup=lambda: arm.get_or_none(registries.get, resource_group, name),
+        resource_type=REGISTRY_TYPE,
+    )
     return _registry_result(registry, _results.CREATED)
 
 

@@ -65,7 +65,11 @@ def _ensure_vnet(payload: dict[str, Any], wanted_subnets: list[tuple[str, str]])
                 ],
             ),
         )
-        vnet = client.virtual_networks.begin_create_or_update(resource_group, vnet_name, body).result()
+        vnet = _results.create(
+            lambda: client.virtual_networks.begin_create_or_update(resource_group, vnet_name, body).result(),
+            lookup=lambda: arm.get_or_none(client.virtual_networks.get, resource_group, vnet_name),
+            resource_type=VNET_TYPE,
+        )
         subnet_ids = _subnet_ids(vnet)
         resources = [_results.resource(vnet.id, VNET_TYPE, _results.CREATED)] + [
             _results.resource(subnet_ids[name], SUBNET_TYPE, _results.CREATED) for name, _ in wanted_subnets
@@ -84,12 +88,16 @@ def _ensure_vnet(payload: dict[str, Any], wanted_subnets: list[tuple[str, str]])
     # Subnets carry no tags: those of a vnet this run made count as this run's, others as found.
     subnet_actions = {name.casefold(): vnet_action for name in subnet_ids}
     for name, prefix in plan.missing_subnets:  # one after the other: concurrent writes to one vnet conflict
-        subnet = client.subnets.begin_create_or_update(
-            resource_group,
-            vnet_name,
-            name,
-            models.Subnet(properties=models.SubnetPropertiesFormat(address_prefix=prefix)),
-        ).result()
+        subnet = _results.create(
+            lambda name=name, prefix=prefix: client.subnets.begin_create_or_update(
+                resource_group,
+                vnet_name,
+                name,
+                models.Subnet(properties=models.SubnetPropertiesFormat(address_prefix=prefix)),
+            ).result(),
+            lookup=lambda name=name: arm.get_or_none(client.subnets.get, resource_group, vnet_name, name),
+            resource_type=SUBNET_TYPE,
+        )
         subnet_ids[name] = subnet.id
         subnet_actions[name.casefold()] = _results.CREATED
     wanted_ids = _by_wanted_name(subnet_ids, wanted_subnets)
@@ -163,8 +171,17 @@ def ensure_peering(payload: dict[str, Any]) -> dict[str, Any]:
         if not _compat.peering_drift(_peering_settings(properties)) and state != DISCONNECTED:
             return _peering_result(peering, action)
 
+    def put() -> Any:
+        return _put_peering(client, resource_group, vnet_name, peering_name, remote_id)
+
+    def lookup() -> Any:
+        return arm.get_or_none(client.virtual_network_peerings.get, resource_group, vnet_name, peering_name)
+
     try:
-        peering = _put_peering(client, resource_group, vnet_name, peering_name, remote_id)
+        if action == _results.CREATED:
+            peering = _results.create(put, lookup=lookup, resource_type=PEERING_TYPE)
+        else:
+            peering = put()
     except HttpResponseError as exc:
         if errors.classify(exc).code != REMOTE_PEERING_DISCONNECTED:
             raise

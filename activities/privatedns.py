@@ -77,7 +77,18 @@ def ensure_dns_zone_link(payload: dict[str, Any]) -> dict[str, Any]:
             virtual_network=models.SubResource(id=vnet_id), registration_enabled=False
         ),
     )
-    link = client.virtual_network_links.begin_create_or_update(node_rg, zone_name, link_name, body).result()
+    def put() -> Any:
+        links = client.virtual_network_links
+        return links.begin_create_or_update(node_rg, zone_name, link_name, body).result()
+
+    if action == _results.CREATED:
+        link = _results.create(
+            put,
+            lookup=lambda: arm.get_or_none(client.virtual_network_links.get, node_rg, zone_name, link_name),
+            resource_type=LINK_TYPE,
+        )
+    else:
+        link = put()
     return _link_result(link, zone_name, action)
 
 

@@ -115,6 +115,16 @@ def test_create_failed_operation_is_permanent(azure: Any) -> None:
     azure.add_fault(method="PUT", path="/registries/", kind="lro_failed", code="InternalServerError")
     result = containerregistry.ensure_registry(registry_input())
     assert result["ok"] is False and result["error"]["status"] == 200
+    # Azure keeps a registry whose create failed (state Failed): it is this run's, so rollback must see it.
+    (left,) = stored(azure, REGISTRY)
+    assert result["resources"] == [{"id": left["id"], "type": REGISTRY, "action": "created"}]
+
+
+def test_create_refused_outright_names_no_resource(azure: Any) -> None:
+    azure.add_fault(method="PUT", path="/registries/", kind="status", status=400, code="InvalidParameter")
+    result = containerregistry.ensure_registry(registry_input())
+    assert_error(result, "InvalidParameter")
+    assert "resources" not in result and stored(azure, REGISTRY) == []
 
 
 # ---------------------------------------------------------------- retention

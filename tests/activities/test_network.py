@@ -208,8 +208,24 @@ def test_failed_long_running_operation_is_a_permanent_error(azure: Any) -> None:
     azure.add_fault(
         method="PUT", path="/virtualNetworks/aks-vnet", kind="lro_failed", code="InternalOperationError"
     )
-    error = assert_error(network.ensure_aks_network(aks_input()), "InternalOperationError")
+    result = network.ensure_aks_network(aks_input())
+    error = assert_error(result, "InternalOperationError")
     assert error["status"] == 200
+    # The vnet stays (state Failed) and is reported as this run's, so the rollback removes it.
+    assert [(r["type"], r["action"]) for r in result["resources"]] == [(VNET, "created")]
+
+
+def test_subnet_added_to_existing_vnet_reported_when_its_create_fails(azure: Any) -> None:
+    assert_ok(network.ensure_aks_network(aks_input(run_id=OTHER_RUN_ID)))
+    azure.add_fault(method="PUT", path="/subnets/hopsworks", kind="lro_failed", code="InternalOperationError")
+    wanted = [
+        {"name": "aks-nodes", "prefix": "10.240.0.0/20"},
+        {"name": "hopsworks", "prefix": "10.240.16.0/24"},
+    ]
+    result = network.ensure_aks_network(aks_input(subnets=wanted))
+    assert_error(result, "InternalOperationError")
+    assert [(r["type"], r["action"]) for r in result["resources"]] == [(SUBNET, "created")]
+    assert result["resources"][0]["id"].casefold() == rid(VNET, "aks-vnet", "subnets", "hopsworks").casefold()
 
 
 # ---------------------------------------------------------------- Hopsworks vnet

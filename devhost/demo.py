@@ -42,7 +42,7 @@ def timing_env(latency_scale: float) -> dict[str, str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devhost.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--latency-scale", type=float, default=DEFAULT_LATENCY_SCALE)
-    parser.add_argument("examples", nargs="*", help="request files (default: examples/peering.json, subnet.json)")
+    parser.add_argument("examples", nargs="*", help="request files (default: both in examples/)")
     args = parser.parse_args(argv)
     examples = [Path(p) for p in args.examples] or [REPO_ROOT / "examples" / name for name in EXAMPLES]
 
@@ -68,8 +68,9 @@ def main(argv: list[str] | None = None) -> int:
                 failures += done.returncode != 0
                 print()
             writes = [r for r in sim.requests if r["method"] in ("PUT", "PATCH", "DELETE", "POST")]
+            resources = sim.state()["resources"]
             print(f"ARM traffic: {len(sim.requests)} requests, {len(writes)} writes, "
-                  f"{len(sim.state())} resources in the simulated subscription")
+                  f"{len(resources)} resources in the simulated subscription")
     finally:
         sim.stop()
     return 1 if failures else 0

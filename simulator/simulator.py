@@ -184,6 +184,11 @@ class Simulator:
     def reset(self) -> None:
         self.arm.reset()
 
+    def issued_tokens(self) -> list[str]:
+        """Every access token the identity endpoint has issued (kept across resets): scan outputs for them."""
+        with self.arm.lock:
+            return list(self.arm.tokens)
+
     # ----- token endpoint --------------------------------------------------------------------------------
     def token_answer(
         self, path: str, query: dict[str, str], header: str | None

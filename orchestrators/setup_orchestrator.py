@@ -198,21 +198,28 @@ class _Setup:
         for resource in order:
             remaining[resource["step"]] += 1
         rolled_back: list[str] = []
-        left_behind: list[tuple[str, str]] = []
+        left_behind: list[tuple[dict, str]] = []
         for resource in order:
             problem = yield from self._delete(resource)
-            if problem is None:
-                rolled_back.append(resource["id"])
-                remaining[resource["step"]] -= 1
-                if remaining[resource["step"]] == 0:
-                    self._settle(resource["step"], remaining)
+            if problem is not None:
+                left_behind.append((resource, problem))
+                continue
+            # Deleting a resource deletes what lies under it (subnets, peerings, role assignments scoped to
+            # it): a child whose own delete failed is gone now, so it is not left behind.
+            gone = [resource] + [kept for kept, _ in left_behind if _is_under(kept["id"], resource["id"])]
+            left_behind = [(kept, code) for kept, code in left_behind if not any(kept is g for g in gone)]
+            for removed in gone:
+                rolled_back.append(removed["id"])
+                remaining[removed["step"]] -= 1
+                if remaining[removed["step"]] == 0:
+                    self._settle(removed["step"], remaining)
                     self._publish()
-            else:
-                left_behind.append((resource["id"], problem))
         for name in self.plan.names:
             self._settle(name, remaining)
         self._publish()
-        raise SetupFailed(_failure_message(self.failures, rolled_back, left_behind))
+        raise SetupFailed(_failure_message(
+            self.failures, rolled_back, [(kept["id"], code) for kept, code in left_behind]
+        ))
 
     def _settle(self, step: str, remaining: dict[str, int]) -> None:
         """A started step's state once rollback is through with it: rolled_back when nothing it created is
@@ -276,6 +283,11 @@ class _Setup:
     def _log(self, message: str, *args: Any) -> None:
         if not self.context.is_replaying:
             log.info("%s: " + message, self.context.instance_id, *args)
+
+
+def _is_under(child_id: str, parent_id: str) -> bool:
+    """True when `child_id` lies under `parent_id` (ARM ids compare without case)."""
+    return child_id.casefold().startswith(parent_id.casefold().rstrip("/") + "/")
 
 
 def _result_of(task: TaskBase) -> dict:

@@ -316,6 +316,21 @@ def test_a_delete_that_fails_permanently_is_reported_as_left_behind(handle):
     assert run.custom_status["steps"]["identity_roles"] == "rolled_back"
 
 
+def test_a_child_whose_delete_failed_is_not_left_behind_once_its_parent_is_deleted(handle):
+    # Deleting a vnet deletes its subnets: a subnet whose own delete failed for good is gone with it.
+    world = FakeAzure()
+    world.fault("delete_resource", "AuthorizationFailed", times=99,
+                when=lambda payload: payload["type"] == SUBNET)
+    run, world = run_scenario(handle, SCENARIOS[[s.label for s in SCENARIOS].index("acr_pull")], world)
+
+    subnets = [rid for rid in world.created_log if world.known[rid.casefold()].type == SUBNET]
+    assert subnets
+    assert not any(rid.casefold() in world.resources for rid in subnets)
+    assert "Left behind: nothing" in run.error
+    assert all(rid in run.error.split("Left behind")[0] for rid in subnets)
+    assert run.custom_status["steps"]["aks_network"] == "rolled_back"
+
+
 def test_a_cluster_delete_is_called_again_on_timers_until_done(handle):
     world = FakeAzure(cluster_delete_polls=3)
     run, world = run_scenario(handle, SCENARIOS[[s.label for s in SCENARIOS].index("acr_pull")], world)

@@ -18,7 +18,6 @@ from urllib.parse import urlsplit, urlunsplit
 import azure.durable_functions as df
 import azure.functions as func
 
-from provisioning.request import SetupRequest, validate_setup_request
 from provisioning.settings import Settings, SettingsError
 
 ORCHESTRATOR_NAME = "setup_orchestrator"
@@ -41,6 +40,10 @@ async def handle_start_setup(
     req: func.HttpRequest, client: df.DurableOrchestrationClient, env: Mapping[str, str]
 ) -> func.HttpResponse:
     """Validate, then 202 with the target's run (started now or already going); 400 lists every error."""
+    # Imported here, not at module level: the request model (pydantic) is most of the app's own import time,
+    # and every worker start (orchestrations, activities) would pay it; only the starter needs it.
+    from provisioning.request import SetupRequest, validate_setup_request
+
     validated = validate_setup_request(req.get_body())
     if not isinstance(validated, SetupRequest):
         logger.info("setup request rejected: %d problem(s) in fields %s", len(validated),

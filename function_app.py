@@ -22,5 +22,6 @@ app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 
 app.register_functions(setups.bp)
 app.register_functions(setup_orchestrator.bp)
-for activity_module in (resources, msi, authorization, network, containerservice, containerregistry, privatedns):
+ACTIVITY_MODULES = (resources, msi, authorization, network, containerservice, containerregistry, privatedns)
+for activity_module in ACTIVITY_MODULES:
     app.register_functions(activity_module.bp)

@@ -1,0 +1,95 @@
+"""The benchmark results as one Markdown table (stdout and README "Performance")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+SHORT_TYPES = {
+    "Microsoft.Authorization/permissions": "permissions",
+    "Microsoft.Authorization/roleAssignments": "roleAssignments",
+    "Microsoft.ContainerRegistry/registries": "registries",
+    "Microsoft.ContainerService/managedClusters": "managedClusters",
+    "Microsoft.ManagedIdentity/userAssignedIdentities": "identities",
+    "Microsoft.Network/privateDnsZones/virtualNetworkLinks": "dnsLinks",
+    "Microsoft.Network/privateDnsZones": "dnsZones",
+    "Microsoft.Network/virtualNetworks": "vnets",
+    "Microsoft.Network/virtualNetworks/subnets": "subnets",
+    "Microsoft.Network/virtualNetworks/virtualNetworkPeerings": "peerings",
+    "Microsoft.Resources/resourceGroups": "resourceGroups",
+}
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f}%"
+
+
+def _counts(counts: dict[str, int], names: dict[str, str] | None = None) -> str:
+    names = names or {}
+    return ", ".join(f"{names.get(k, k)} {v}" for k, v in counts.items())
+
+
+def render(results: dict[str, Any]) -> str:
+    live = results["live"]
+    topologies = list(live["topologies"])
+    rows: list[tuple[str, list[str], str]] = []
+
+    def row(label: str, values: list[str], goal: str = "") -> None:
+        rows.append((label, values, goal))
+
+    each = [live["topologies"][t] for t in topologies]
+    scale = live["latencyScale"]
+    row("critical-path bound (model, s at scale 1)",
+        [f"{t['boundSeconds'] / scale:.0f} ({' > '.join(t['criticalPath'])})" for t in each])
+    row(f"**run / bound** (median; max) of {len(each[0]['runs'])} warm runs",
+        [f"**{t['ratioMedian']:.3f}**; {t['ratioMax']:.3f}" for t in each], "<= 1.10")
+    row("steps one after another / bound", [f"{t['sequentialRatio']:.3f}" for t in each])
+    row("first run of a fresh host / bound", [f"{t['coldRunRatio']:.3f}" for t in each])
+    row("run time (s; bound s)", [f"{t['runs'][0]['seconds']:.2f}; {t['boundSeconds']:.2f}" for t in each])
+    row("history events / episodes per run", [f"{t['runs'][0]['events']} / {t['runs'][0]['episodes']}"
+                                              for t in each])
+    row("orchestrator replay CPU per run (ms)", [f"{t['runs'][0]['replayCpuMs']:.0f}" for t in each])
+    row("cluster done -> orchestrator noticed (max, share of creation)",
+        [_pct(max(r["clusterLagShare"] for r in t["runs"])) for t in each])
+    ten = results["tenMinuteCluster"]
+    tt = [ten["topologies"][t] for t in topologies]
+    row(f"10-min cluster, {ten['pollIntervalSeconds']:g} s polling: history events (max)",
+        [str(t["eventsMax"]) for t in tt], "<= 300")
+    row(f"10-min cluster, {ten['pollIntervalSeconds']:g} s polling: lag (worst; mean)",
+        [f"{_pct(t['lagShareMax'])}; {_pct(t['lagShareMean'])}" for t in tt], "<= 5%")
+    row("ARM requests per run by method", [_counts(t["runs"][0]["traffic"]["byMethod"]) for t in each])
+    row("ARM requests per run by resource type",
+        [_counts({k: v for k, v in t["runs"][0]["traffic"]["byResourceType"].items()}, SHORT_TYPES)
+         for t in each])
+    row("writes by a re-run over finished work", [str(max(r["rerun"]["traffic"]["writes"] for r in t["runs"]))
+                                                  for t in each], "0")
+    row("status reads above one per polling interval (worst op)",
+        [str(max(r["statusReads"]["worstExcess"] for r in t["runs"])) for t in each], "<= 0")
+    row("cluster reads / allowed by the poll interval",
+        [f"{r['reads']} / {r['allowed']}" for r in (t["runs"][0]["clusterReads"] for t in each)],
+        "reads <= allowed")
+    cold = results["coldStart"]
+    row("cold start: import+index function_app / Functions SDKs",
+        [f"**{cold['ratio']:.2f}** ({cold['appMedianSeconds'] * 1000:.0f} / "
+         f"{cold['baselineMedianSeconds'] * 1000:.0f} ms, median of {cold['repetitions']})",
+         "heavy SDKs at start-up: " + (", ".join(cold["heavyModulesAtStartup"]) or "none")], "<= 1.3")
+    for batch in results["scale"]["batches"]:
+        row(f"scale: {batch['setups']} concurrent setups",
+            [f"{batch['seconds']:.1f} s = {batch['relativeToOne']:.2f}x one ({batch['succeeded']} ok)",
+             f"peak RSS host {batch['hostPeakRssMb']:.0f} MiB, "
+             f"simulator {batch['simulatorPeakRssMb']:.0f} MiB"])
+
+    header = "| figure | " + " | ".join(topologies) + " | goal |"
+    lines = [header, "|---|" + "---|" * len(topologies) + "---|"]
+    for label, values, goal in rows:
+        lines.append(f"| {label} | " + " | ".join(values) + f" | {goal} |")
+    machine = results["machine"]
+    lines.append("")
+    lines.append(
+        f"Latency scale {scale:g} (cluster {300 * scale:g} s), orchestrator poll interval "
+        f"{live['pollIntervalSeconds']:g} s (= {results['productionPollIntervalSeconds']:g} s x scale), "
+        f"in-activity ARM polling {live['armPollingIntervalSeconds']:g} s; {machine['cpus']} CPUs, Python "
+        f"{machine['python']}; `python -m bench{' --quick' if results['quick'] else ''}` took "
+        f"{results.get('benchSeconds', 0):.0f} s. Scale rows: topologies alternate; the two columns are time "
+        "and memory."
+    )
+    return "\n".join(lines)

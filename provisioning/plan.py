@@ -142,7 +142,7 @@ class StepFailed(Exception):
 
 @dataclass(frozen=True)
 class Timing:
-    poll_interval_seconds: float = 30
+    poll_interval_seconds: float = 20
     retry_first_seconds: float = 5
     retry_max_seconds: float = 120
     retry_max_attempts: int = 8

@@ -37,7 +37,7 @@ class Settings:
     arm_scope: str = DEFAULT_ARM_SCOPE
     arm_ca_bundle: str | None = None
     arm_polling_interval: float | None = None
-    poll_interval_seconds: float = 30
+    poll_interval_seconds: float = 20
     retry_first_seconds: float = 5
     retry_max_seconds: float = 120
     retry_max_attempts: int = 8

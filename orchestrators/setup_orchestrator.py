@@ -48,10 +48,11 @@ class _Batch:
     calls: list[Call]
     results: list[dict | None]
     attempts: list[int]
+    number: int = 0  # the step's how-manieth batch (orders the reported resources)
 
     @classmethod
-    def of(cls, calls: list[Call]) -> _Batch:
-        return cls(list(calls), [None] * len(calls), [1] * len(calls))
+    def of(cls, calls: list[Call], number: int = 0) -> _Batch:
+        return cls(list(calls), [None] * len(calls), [1] * len(calls), number)
 
     @property
     def complete(self) -> bool:
@@ -80,6 +81,9 @@ class _Setup:
     plan: step_plan.Plan
     states: dict[str, str] = field(default_factory=dict)
     resources: dict[str, list[dict]] = field(default_factory=dict)
+    # The same resources keyed by (batch number, call index): the output lists them in call order, not in
+    # the order parallel calls happened to finish (so a re-run answers the same list).
+    reported: dict[str, list[tuple[tuple[int, int], dict]]] = field(default_factory=dict)
     programs: dict[str, Generator] = field(default_factory=dict)
     batches: dict[str, _Batch] = field(default_factory=dict)
     inflight: list[_InFlight] = field(default_factory=list)
@@ -144,7 +148,8 @@ class _Setup:
         if not request:
             self._advance(step, [])
             return
-        self.batches[step] = _Batch.of(request)
+        previous = self.batches.get(step)
+        self.batches[step] = _Batch.of(request, previous.number + 1 if previous else 0)
         for index in range(len(request)):
             self._schedule_call(step, index)
 
@@ -164,6 +169,9 @@ class _Setup:
         batch = self.batches[step]
         # Whatever the answer, resources it names are this run's to report (and to roll back if created).
         self.resources.setdefault(step, []).extend(dict(r) for r in result.get("resources") or ())
+        self.reported.setdefault(step, []).extend(
+            ((batch.number, index), dict(r)) for r in result.get("resources") or ()
+        )
         if result.get("ok"):
             batch.results[index] = result
             if batch.complete and not self.failures:
@@ -277,8 +285,12 @@ class _Setup:
             self.published = current
 
     def _all_resources(self) -> list[dict]:
-        """Every resource the steps reported, in plan order (the result merges repeats)."""
-        return [resource for name in self.plan.names for resource in self.resources.get(name, ())]
+        """Every resource the steps reported, in plan order and call order (the result merges repeats)."""
+        return [
+            resource
+            for name in self.plan.names
+            for _, resource in sorted(self.reported.get(name, ()), key=lambda item: item[0])
+        ]
 
     def _log(self, message: str, *args: Any) -> None:
         if not self.context.is_replaying:

@@ -135,9 +135,11 @@ class Bench:
                            output=status.json().get("output"))
         result.history = self.history(instance_id)
         result.episode_cpu_ms = episode_cpu(self.host.output()[output_from:], instance_id)
-        group = f"/resourcegroups/{request['resourceGroup']}/".lower()
-        result.requests = [e for e in self.sim.requests[log_from:] if group in e["path"].lower()
-                           or _STATUS_PATH.search(e["path"])]
+        # The run's own group, the cluster's node group (the private DNS zone and its link), operations.
+        groups = (f"/resourcegroups/{request['resourceGroup']}/".lower(),
+                  f"/resourcegroups/mc_{request['resourceGroup']}_{request['aks']['name']}_".lower())
+        result.requests = [e for e in self.sim.requests[log_from:]
+                           if any(g in e["path"].lower() for g in groups) or _STATUS_PATH.search(e["path"])]
         return result
 
     def history(self, instance_id: str) -> list[dict]:

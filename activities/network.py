@@ -165,8 +165,10 @@ def ensure_peering(payload: dict[str, Any]) -> dict[str, Any]:
         problems = _compat.peering_problems(remote.id if remote else None, remote_id)
         if problems:
             return _results.incompatible("virtual network peering", f"{vnet_name}/{peering_name}", problems)
-        # Peerings carry no tags: one found under the derived name counts as existing (never rolled back).
-        action = _results.EXISTING
+        # Peerings carry no tags. One found under the derived name is this run's own (an activity re-executed
+        # after a host crash) when either vnet carries this run's runId: a peering on a vnet this run made
+        # cannot predate the run. Otherwise it counts as existing (never rolled back).
+        action = _peering_action(client, payload, remote_id)
         state = _results.plain(properties.peering_state) if properties else None
         if not _compat.peering_drift(_peering_settings(properties)) and state != DISCONNECTED:
             return _peering_result(peering, action)
@@ -191,6 +193,21 @@ def ensure_peering(payload: dict[str, Any]) -> dict[str, Any]:
         _refresh_disconnected_peerings(client, remote_id, local_id)
         peering = _put_peering(client, resource_group, vnet_name, peering_name, remote_id)
     return _peering_result(peering, action)
+
+
+def _peering_action(client: Any, payload: dict[str, Any], remote_id: str) -> str:
+    from azure.mgmt.core.tools import parse_resource_id
+
+    run_id = payload.get("runId", "")
+    vnets = [(payload["resourceGroup"], payload["vnetName"])]
+    remote = parse_resource_id(remote_id)
+    if str(remote.get("subscription", "")).casefold() == str(payload["subscriptionId"]).casefold():
+        vnets.append((remote.get("resource_group"), remote.get("name")))
+    for group, name in vnets:
+        vnet = arm.get_or_none(client.virtual_networks.get, group, name) if group and name else None
+        if vnet is not None and _results.action_from_tags(vnet.tags, run_id) == _results.CREATED:
+            return _results.CREATED
+    return _results.EXISTING
 
 
 def _put_peering(client: Any, resource_group: str, vnet_name: str, peering_name: str, remote_id: str) -> Any:

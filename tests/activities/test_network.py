@@ -305,6 +305,33 @@ def test_peering_rerun_no_write_and_forwarded_traffic_drift_put_back(azure: Any)
     assert azure.resource(repaired["outputs"]["id"])["properties"]["allowForwardedTraffic"] is False
 
 
+def test_peering_found_again_by_its_own_run_is_created_by_another_run_existing(azure: Any) -> None:
+    # Re-executed after a host crash, the activity finds the peering it made: it stays `created` (so a
+    # rollback removes it) because a vnet it hangs between carries this run's runId. Another run adopts it.
+    aks_id, _ = make_both_vnets()
+    side = peering_input("hopsworks-vnet", "hopsworks-vnet-to-aks-vnet", aks_id)
+    assert assert_ok(network.ensure_peering(side))["resources"][0]["action"] == "created"
+    before = len(azure.requests)
+
+    again = assert_ok(network.ensure_peering(side))
+    assert again["resources"][0]["action"] == "created"
+    assert writes_after(azure, before) == []
+    other = peering_input("hopsworks-vnet", "hopsworks-vnet-to-aks-vnet", aks_id, run_id=OTHER_RUN_ID)
+    assert assert_ok(network.ensure_peering(other))["resources"][0]["action"] == "existing"
+
+
+def test_peering_between_vnets_that_existed_before_counts_as_existing(azure: Any) -> None:
+    put_vnet(azure, "aks-vnet", "10.240.0.0/16", {"aks-nodes": "10.240.0.0/20"})
+    put_vnet(azure, "hopsworks-vnet", "172.18.0.0/16", {"default": "172.18.0.0/24"})
+    from tests.activities.helpers import RG, SUB
+
+    aks_id = f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.Network/virtualNetworks/aks-vnet"
+    side = peering_input("hopsworks-vnet", "hopsworks-vnet-to-aks-vnet", aks_id)
+    assert assert_ok(network.ensure_peering(side))["resources"][0]["action"] == "created"
+    # Found again: neither vnet says which run made the peering, so it is never claimed (never deleted).
+    assert assert_ok(network.ensure_peering(side))["resources"][0]["action"] == "existing"
+
+
 def set_forwarded_traffic(sim: Any, vnet: str, name: str, remote_id: str) -> None:
     """Someone allows forwarded traffic on the peering by hand (through ARM)."""
     from azure.mgmt.network import NetworkManagementClient, models

@@ -1,4 +1,4 @@
-"""Fixtures of the reliability suite: one lab (simulated Azure + local host) for the session, and the matrix."""
+"""Fixtures of the reliability suite: one lab (simulated Azure + local host) per session, and the matrix."""
 
 from __future__ import annotations
 

@@ -56,11 +56,20 @@ def transient_faults(method: str, resource_type: str) -> dict[str, list[dict[str
     base = {"method": method, "resource_type": resource_type}
     faults: dict[str, list[dict[str, Any]]] = {
         "429 Retry-After": [dict(base, kind="status", status=429, retry_after=1, count=1)],
-        "5xx twice": [dict(base, kind="status", status=503, count=1),
-                      dict(base, kind="status", status=500, count=1)],
+        "5xx twice": [
+            dict(base, kind="status", status=503, count=1),
+            dict(base, kind="status", status=500, count=1),
+        ],
         "dropped connection": [dict(base, kind="drop", count=1)],
-        "409 busy": [dict(base, kind="status", status=409, count=1,
-                          code=BUSY_CODE.get(resource_type, "AnotherOperationInProgress"))],
+        "409 busy": [
+            dict(
+                base,
+                kind="status",
+                status=409,
+                count=1,
+                code=BUSY_CODE.get(resource_type, "AnotherOperationInProgress"),
+            )
+        ],
     }
     if method == "PUT" and resource_type == RA:
         faults["PrincipalNotFound"] = [dict(base, kind="principal_not_found", seconds=0.4, count=-1)]
@@ -82,7 +91,10 @@ STEP_WRITES: dict[str, tuple[str, str, str, bool]] = {
     "acr_retention": ("PATCH", "Microsoft.ContainerRegistry/registries", r".*", True),
     "acr_pull": ("PUT", RA, r".*/registries/[^/]+/providers/Microsoft\.Authorization/", False),
     "hopsworks_network": (
-        "PUT", "Microsoft.Network/virtualNetworks", r".*/virtualNetworks/hopsworks-vnet$", True,
+        "PUT",
+        "Microsoft.Network/virtualNetworks",
+        r".*/virtualNetworks/hopsworks-vnet$",
+        True,
     ),
     "peering": ("PUT", "Microsoft.Network/virtualNetworks/virtualNetworkPeerings", r".*", True),
     "dns_link": ("PUT", "Microsoft.Network/privateDnsZones/virtualNetworkLinks", r".*", True),
@@ -173,7 +185,10 @@ def reference_run(lab: Lab) -> Reference:
         raise AssertionError(f"the clean reference run did not complete: {result.payload}")
     created = {k for k in normalize(sorted(lab.creations(target, mark)), target)}
     return Reference(
-        target, normalize(result.output, target), lab.state(target), created,
+        target,
+        normalize(result.output, target),
+        lab.state(target),
+        created,
         write_pairs(lab.writes(target, mark)),
     )
 
@@ -202,20 +217,40 @@ def build_cells(reference: Reference) -> list[Cell]:
         for column in PERMANENT_COLUMNS:
             fault = permanent_fault(step, column)
             if fault is not None:
-                cells.append(Cell("permanent", step, column, [fault], step=step, code=expected_code(fault),
-                                  seed=True))
+                cells.append(
+                    Cell("permanent", step, column, [fault], step=step, code=expected_code(fault), seed=True)
+                )
     base = permanent_fault("dns_link", "400 InvalidParameter")
     assert base is not None
     for method, resource_type in reference.deletes:
         row = f"{method} {short_type(resource_type)}"
         scope = {"method": method, "resource_type": resource_type}
-        cells.append(Cell("rollback", row, DELETE_COLUMNS[0],
-                          [base, dict(scope, kind="status", status=503, count=1),
-                           dict(scope, kind="status", status=500, count=1)],
-                          step="dns_link", code="InvalidParameter"))
+        cells.append(
+            Cell(
+                "rollback",
+                row,
+                DELETE_COLUMNS[0],
+                [
+                    base,
+                    dict(scope, kind="status", status=503, count=1),
+                    dict(scope, kind="status", status=500, count=1),
+                ],
+                step="dns_link",
+                code="InvalidParameter",
+            )
+        )
         forever = dict(scope, kind="status", status=403, code="AuthorizationFailed", count=-1)
-        cells.append(Cell("rollback", row, DELETE_COLUMNS[1], [base, forever], step="dns_link",
-                          code="InvalidParameter", delete_permanent=forever))
+        cells.append(
+            Cell(
+                "rollback",
+                row,
+                DELETE_COLUMNS[1],
+                [base, forever],
+                step="dns_link",
+                code="InvalidParameter",
+                delete_permanent=forever,
+            )
+        )
     return cells
 
 
@@ -235,8 +270,9 @@ def run_cell(lab: Lab, reference: Reference, cell: Cell) -> CellResult:
         faults = [lab.sim.add_fault(**scoped(target, f)) for f in cell.faults]
         result = lab.run(target)
         problems = check_cell(lab, reference, cell, target, result, before, mark)
-        problems += [f"fault {f.kind} {f.method} {f.resource_type} never fired"
-                     for f in faults if not f.fired]
+        problems += [
+            f"fault {f.kind} {f.method} {f.resource_type} never fired" for f in faults if not f.fired
+        ]
         return CellResult(cell, not problems, "; ".join(problems), time.monotonic() - began)
     except Exception as exc:  # noqa: BLE001 - a cell that crashes is a failed cell, with the reason
         return CellResult(cell, False, f"{type(exc).__name__}: {exc}", time.monotonic() - began)
@@ -245,8 +281,9 @@ def run_cell(lab: Lab, reference: Reference, cell: Cell) -> CellResult:
             lab.sim.arm.faults[:] = [f for f in lab.sim.arm.faults if not any(f is mine for mine in faults)]
 
 
-def check_cell(lab: Lab, reference: Reference, cell: Cell, target: Target, result: RunResult,
-               before: Any, mark: int) -> list[str]:
+def check_cell(
+    lab: Lab, reference: Reference, cell: Cell, target: Target, result: RunResult, before: Any, mark: int
+) -> list[str]:
     problems: list[str] = []
     busy = [o for o in lab.operations(target) if o["status"] == "InProgress"]
     if busy:
@@ -277,8 +314,9 @@ def check_cell(lab: Lab, reference: Reference, cell: Cell, target: Target, resul
     if error.get("step") != cell.step:
         problems.append(f"custom status names step {error.get('step')!r}, not {cell.step!r}")
     if cell.code not in (error.get("code"), None) and cell.code not in message:
-        problems.append(f"the code {cell.code} is named neither in the custom status ({error}) nor in "
-                        "the message")
+        problems.append(
+            f"the code {cell.code} is named neither in the custom status ({error}) nor in the message"
+        )
     if f"step {cell.step}" not in message:
         problems.append(f"the failure message does not name step {cell.step}")
     state = lab.state(target)
@@ -292,8 +330,12 @@ def check_cell(lab: Lab, reference: Reference, cell: Cell, target: Target, resul
     # A delete that fails for good: reported as left behind (with its code), and that is all that is left.
     reported = left_behind(message)
     resource_type = cell.delete_permanent["resource_type"]
-    blocked = [r for r in lab.resources(target) if r["type"].lower() == resource_type.lower()
-               and normalize(r, target) not in [json.loads(item) for item in before]]
+    blocked = [
+        r
+        for r in lab.resources(target)
+        if r["type"].lower() == resource_type.lower()
+        and normalize(r, target) not in [json.loads(item) for item in before]
+    ]
     # None left is right too when its parent was deleted (a vnet takes its subnets and peerings with it):
     # then nothing may be reported left behind either (checked below: reported ones must exist).
     for resource in blocked:
@@ -304,10 +346,12 @@ def check_cell(lab: Lab, reference: Reference, cell: Cell, target: Target, resul
         if rid not in present:
             problems.append(f"{rid} is reported left behind but is gone")
     kept = set(reported)
-    owned_groups = {r["id"].lower() for r in lab.resources(target)
-                    if str(r.get("managedBy", "")).lower() in kept}
+    owned_groups = {
+        r["id"].lower() for r in lab.resources(target) if str(r.get("managedBy", "")).lower() in kept
+    }
     rest = as_multiset(
-        normalize(r, target) for r in lab.resources(target)
+        normalize(r, target)
+        for r in lab.resources(target)
         if not any(r["id"].lower() == k or r["id"].lower().startswith(k + "/") for k in kept | owned_groups)
     )
     if rest != before:
@@ -359,12 +403,24 @@ def run_matrix(lab: Lab, workers: int = 10, only: Callable[[Cell], bool] | None 
 def render(matrix: Matrix) -> str:
     out: list[str] = []
     groups = [
-        ("Transient faults on every ARM write: completes, same output and state as a clean run, nothing "
-         "created twice", "transient", TRANSIENT_COLUMNS),
-        ("Permanent faults at every step: Failed naming step + code, all it created removed, pre-existing "
-         "resources untouched", "permanent", PERMANENT_COLUMNS),
-        ("Rollback deletes (run failing at dns_link): transient delete retried; permanent delete reported "
-         "left behind", "rollback", DELETE_COLUMNS),
+        (
+            "Transient faults on every ARM write: completes, same output and state as a clean run, nothing "
+            "created twice",
+            "transient",
+            TRANSIENT_COLUMNS,
+        ),
+        (
+            "Permanent faults at every step: Failed naming step + code, all it created removed, pre-existing "
+            "resources untouched",
+            "permanent",
+            PERMANENT_COLUMNS,
+        ),
+        (
+            "Rollback deletes (run failing at dns_link): transient delete retried; permanent delete reported "
+            "left behind",
+            "rollback",
+            DELETE_COLUMNS,
+        ),
     ]
     for title, group, columns in groups:
         results = [r for r in matrix.results if r.cell.group == group]
@@ -383,8 +439,10 @@ def render(matrix: Matrix) -> str:
                 cells.append(f"{mark:^{len(column)}}")
             out.append(f"| {row:<{width}} | " + " | ".join(cells) + " |")
     passed = sum(r.ok for r in matrix.results)
-    out.append(f"\n{passed}/{len(matrix.results)} cells passed in {matrix.seconds:.0f} s "
-               f"(location {LOCATION}, clean run wrote {len(matrix.reference.writes)} kinds of request).")
+    out.append(
+        f"\n{passed}/{len(matrix.results)} cells passed in {matrix.seconds:.0f} s "
+        f"(location {LOCATION}, clean run wrote {len(matrix.reference.writes)} kinds of request)."
+    )
     for r in matrix.failures():
         out.append(f"FAIL {r.cell.group} {r.cell.row} / {r.cell.column}: {r.detail[:1500]}")
     return "\n".join(out)

@@ -203,8 +203,13 @@ class Lab:
                 raise TimeoutError(f"run still going after {timeout}s: {url.split('?')[0]}")
             time.sleep(0.05)
 
-    def run(self, target: Target, body: dict[str, Any] | None = None, host: DevHost | None = None,
-            timeout: float = 90.0) -> RunResult:
+    def run(
+        self,
+        target: Target,
+        body: dict[str, Any] | None = None,
+        host: DevHost | None = None,
+        timeout: float = 90.0,
+    ) -> RunResult:
         began = time.monotonic()
         accepted = self.post(body or target.body(), host)
         if accepted.status_code != 202:
@@ -216,7 +221,8 @@ class Lab:
         host = host or self.host
         response = self.http.get(
             f"{host.base_url}/runtime/webhooks/durabletask/instances",
-            params={"code": host.system_key}, timeout=10,
+            params={"code": host.system_key},
+            timeout=10,
         )
         response.raise_for_status()
         return list(response.json())
@@ -253,17 +259,25 @@ class Lab:
     def seed_vnet(self, target: Target, name: str, space: str, subnets: dict[str, str]) -> None:
         vnet = "Microsoft.Network/virtualNetworks"
         self.arm_settled(
-            "PUT", target.rid(f"{vnet}/{name}"), vnet,
-            {"location": LOCATION, "tags": {"owner": "someone-else"},
-             "properties": {"addressSpace": {"addressPrefixes": [space]},
-                            "subnets": [{"name": n, "properties": {"addressPrefix": p}}
-                                        for n, p in subnets.items()]}},
+            "PUT",
+            target.rid(f"{vnet}/{name}"),
+            vnet,
+            {
+                "location": LOCATION,
+                "tags": {"owner": "someone-else"},
+                "properties": {
+                    "addressSpace": {"addressPrefixes": [space]},
+                    "subnets": [{"name": n, "properties": {"addressPrefix": p}} for n, p in subnets.items()],
+                },
+            },
         )
 
     def seed_identity(self, target: Target, name: str) -> None:
         self.arm_settled(
-            "PUT", target.rid(f"Microsoft.ManagedIdentity/userAssignedIdentities/{name}"),
-            "Microsoft.ManagedIdentity/userAssignedIdentities", {"location": LOCATION},
+            "PUT",
+            target.rid(f"Microsoft.ManagedIdentity/userAssignedIdentities/{name}"),
+            "Microsoft.ManagedIdentity/userAssignedIdentities",
+            {"location": LOCATION},
         )
 
     def resources(self, target: Target) -> list[dict[str, Any]]:

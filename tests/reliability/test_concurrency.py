@@ -63,6 +63,8 @@ def test_concurrent_posts_for_one_target_start_one_run(lab: Lab, reference: tupl
     history = lab.http.get(answers[0][1]["statusQueryGetUri"], params={"showHistory": "true"}).json()
     started = [e for e in history["historyEvents"] if e["EventType"] == "ExecutionStarted"]
     assert len(started) == 1
-    preflights = [e for e in lab.log(target, mark) if e["path"].endswith("Microsoft.Authorization/permissions")]
+    preflights = [
+        e for e in lab.log(target, mark) if e["path"].endswith("Microsoft.Authorization/permissions")
+    ]
     assert len(preflights) == 1  # one run, one preflight
     assert len([i for i in lab.instances() if i["instanceId"] == payload["instanceId"]]) == 1

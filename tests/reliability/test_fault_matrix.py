@@ -19,9 +19,13 @@ def test_rows_are_every_write_of_a_clean_run(matrix: Matrix) -> None:
         assert {(row, column) for column in TRANSIENT_COLUMNS[:4]} <= transient
     assert any(r.cell.column == "PrincipalNotFound" for r in matrix.results)
     deletes = {resource_type for method, resource_type in matrix.reference.deletes}
-    assert {"Microsoft.Network/virtualNetworks", "Microsoft.ContainerService/managedClusters",
-            "Microsoft.ContainerRegistry/registries", "Microsoft.Authorization/roleAssignments",
-            "Microsoft.ManagedIdentity/userAssignedIdentities"} <= deletes
+    assert {
+        "Microsoft.Network/virtualNetworks",
+        "Microsoft.ContainerService/managedClusters",
+        "Microsoft.ContainerRegistry/registries",
+        "Microsoft.Authorization/roleAssignments",
+        "Microsoft.ManagedIdentity/userAssignedIdentities",
+    } <= deletes
 
 
 def test_transient_faults_on_every_write_change_nothing(matrix: Matrix) -> None:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from tests.reliability.harness import RESOURCE_GROUP, Lab, Target
 
-MISSING = ["Microsoft.Authorization/roleAssignments/write", "Microsoft.ContainerService/managedClusters/write"]
+MISSING = [
+    "Microsoft.Authorization/roleAssignments/write",
+    "Microsoft.ContainerService/managedClusters/write",
+]
 
 
 def test_missing_permissions_fail_the_run_in_preflight_before_any_write(lab: Lab) -> None:
@@ -27,6 +30,8 @@ def test_missing_permissions_fail_the_run_in_preflight_before_any_write(lab: Lab
     requests = lab.log(target, since=mark)
     assert any("Microsoft.Authorization/permissions" in e["path"] for e in requests)  # it did ask
     assert [e for e in requests if e["method"] in ("PUT", "PATCH", "DELETE")] == []
-    assert {e["path"].rsplit("/", 1)[-1] for e in requests if e["method"] == "POST"} <= {"checkNameAvailability"}
+    assert {e["path"].rsplit("/", 1)[-1] for e in requests if e["method"] == "POST"} <= {
+        "checkNameAvailability"
+    }
     assert lab.resources(target) == before
     assert set(result.custom_status["steps"].values()) <= {"failed", "pending"}

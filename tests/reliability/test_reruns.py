@@ -50,8 +50,12 @@ def test_settings_changed_by_hand_are_put_back_by_the_next_run(lab: Lab) -> None
     link = ids[DNS_LINKS][0]
 
     # By hand: retention off, forwarded traffic allowed, one role assignment removed, the DNS link deleted.
-    lab.arm_settled("PATCH", registry, REGISTRIES,
-                    {"properties": {"policies": {"retentionPolicy": {"days": 7, "status": "disabled"}}}})
+    lab.arm_settled(
+        "PATCH",
+        registry,
+        REGISTRIES,
+        {"properties": {"policies": {"retentionPolicy": {"days": 7, "status": "disabled"}}}},
+    )
     body = lab.arm("GET", peering, PEERINGS)[1]
     body["properties"]["allowForwardedTraffic"] = True
     lab.arm_settled("PUT", peering, PEERINGS, body)
@@ -68,12 +72,19 @@ def test_settings_changed_by_hand_are_put_back_by_the_next_run(lab: Lab) -> None
     assert again.output["hopsworks"] == first.output["hopsworks"]
     assert lab.state(target) == wanted
     written = sorted((e["method"], e["path"].lower()) for e in lab.writes(target, since=mark))
-    assert written == sorted([
-        ("PATCH", registry.lower()), ("PUT", peering.lower()), ("PUT", role_assignment.lower()),
-        ("PUT", link.lower()),
-    ])
+    assert written == sorted(
+        [
+            ("PATCH", registry.lower()),
+            ("PUT", peering.lower()),
+            ("PUT", role_assignment.lower()),
+            ("PUT", link.lower()),
+        ]
+    )
     assert lab.sim.resource(registry)["properties"]["policies"]["retentionPolicy"] == {
-        **lab.sim.resource(registry)["properties"]["policies"]["retentionPolicy"], "days": 7, "status": "enabled"}
+        **lab.sim.resource(registry)["properties"]["policies"]["retentionPolicy"],
+        "days": 7,
+        "status": "enabled",
+    }
     assert lab.sim.resource(peering)["properties"]["allowForwardedTraffic"] is False
     assert lab.sim.resource(role_assignment) is not None
     assert lab.sim.resource(link) is not None

@@ -128,7 +128,10 @@ def test_default_azure_credential_through_identity_endpoint(simulator, arm_env):
         "ARM_SCOPE",
         "IDENTITY_ENDPOINT",
         "IDENTITY_HEADER",
+        "ARM_POLLING_INTERVAL",
     }
+    # Deterministic mode: operations finish after N polls, so clients poll almost at once.
+    assert float(arm_env["ARM_POLLING_INTERVAL"]) == 0.01
     assert arm_env["ARM_ENDPOINT"].startswith("https://127.0.0.1:")
     assert arm_env["IDENTITY_ENDPOINT"].startswith("http://127.0.0.1:")
     credential = DefaultAzureCredential()  # exactly what production builds, from the environment only

@@ -156,7 +156,10 @@ def mutation(draw: st.DrawFn) -> tuple[set[str], Any]:
                 + ["subscriptionId", "resourceGroup", "topology", "aks.nodeCount", "acr.retentionDays"]
             )
         )
-        value = draw(WRONG_TYPES.filter(lambda v: not isinstance(v, str)))
+        # null is a valid aks.vnetName (the default name), so it is no wrong type there.
+        value = draw(
+            WRONG_TYPES.filter(lambda v: not isinstance(v, str) and (v is not None or path != "aks.vnetName"))
+        )
         if path in ("aks.nodeCount", "acr.retentionDays") and type(value) is int:
             value = str(value)
         return {path}, lambda b: _set(b, path, value)
@@ -254,7 +257,7 @@ def bad_request(draw: st.DrawFn) -> tuple[bytes, set[str] | None]:
     if shape == "malformed":
         text = json.dumps(BASE)
         cut = draw(st.integers(0, len(text) - 1))
-        return text[:cut].encode() + draw(st.sampled_from([b"", b"}", b",,", b"\xff", b"'"])), None
+        return text[:cut].encode() + draw(st.sampled_from([b"", b",,", b"\xff", b"'", b"},"])), None
     if shape == "json-value":
         value = draw(
             st.recursive(

@@ -422,6 +422,9 @@ class Engine:
             if not plan.settled and (error is not None or state.get("isDone")):
                 # The extension finishes replaying the actions before it completes or fails the instance.
                 state, error = dict(state, isDone=False), None
+        except r.ReplayFailed as exc:
+            # The extension throws before it reads the orchestrator's own outcome: this failure wins.
+            state, error, schedules = dict(state, isDone=False), str(exc), []
         except (r.NonDeterminismError, r.UnsupportedActionError) as exc:
             error = error or str(exc)
         self._commit_episode(inst, consumed, episode_events, state, error, schedules)

@@ -2,11 +2,13 @@
 
 The Durable extension (OutOfProcOrchestrationShim, schema V2/V3) replays the actions the Python SDK returns
 through the Durable Task Framework context: top-level actions one after the other, each awaited before the
-next is invoked; WhenAll/WhenAny invoke their children at once; -WithRetry calls go through DTFx's
-RetryInterceptor (attempt, on failure a timer, then the next attempt; after the last failed attempt one more
-timer, then the failure). Every scheduling operation takes the next sequence number, and that number is the
-EventId of its TaskScheduled / TimerCreated / SubOrchestrationInstanceCreated event; completions point back
-at it (TaskScheduledId, TimerId). The Python SDK assigns its own task ids the same way, so both sides agree.
+next is invoked; WhenAll/WhenAny invoke their children at once (`Task.WhenAll` / `Task.WhenAny`: an empty
+WhenAll completes at once, an empty WhenAny throws ArgumentException, which fails the orchestration);
+-WithRetry calls go through DTFx's RetryInterceptor (attempt, on failure a timer, then the next attempt;
+after the last failed attempt one more timer, then the failure). Every scheduling operation takes the next
+sequence number, and that number is the EventId of its TaskScheduled / TimerCreated /
+SubOrchestrationInstanceCreated event; completions point back at it (TaskScheduledId, TimerId). The Python
+SDK assigns its own task ids the same way, so both sides agree.
 
 This module does that bookkeeping over a history + an action list and answers the scheduling events that are
 new in this episode. It is pure (no I/O, no clock): the caller passes the times in.
@@ -78,6 +80,14 @@ class NonDeterminismError(Exception):
 
 class UnsupportedActionError(Exception):
     """An action this host does not implement (entities, durable HTTP)."""
+
+
+class ReplayFailed(Exception):
+    """The extension throws while it replays the actions: the orchestration ends Failed with this text."""
+
+
+# .NET's Task.WhenAny(IEnumerable<Task>) refuses an empty set (ArgumentException, paramName "tasks").
+EMPTY_WHEN_ANY = "System.ArgumentException: The tasks argument contains no tasks. (Parameter 'tasks')"
 
 
 def format_time(moment: datetime) -> str:
@@ -305,6 +315,10 @@ class _Simulation:
                 self.event_waiters.setdefault(name.lower(), deque()).append(leaf)
             return leaf
         if kind in (WHEN_ALL, WHEN_ANY):
+            if kind == WHEN_ANY and not action.get("compoundActions"):
+                # The shim hands the children to Task.WhenAny, which throws on none; the exception leaves
+                # the replay and fails the orchestration. (Task.WhenAll of none completes at once.)
+                raise ReplayFailed(EMPTY_WHEN_ANY)
             group = _Group(parent=parent, any_=kind == WHEN_ANY)
             for child_action in action.get("compoundActions") or []:
                 group.children.append(self.invoke(child_action, group))

@@ -298,6 +298,20 @@ def test_task_any_semantics_of_the_extension(host, tmp_path):
     assert log.read_text().splitlines() == ["A", "B", "C"]
 
 
+def test_an_empty_when_any_action_fails_the_orchestration_like_the_extension(host, tmp_path):
+    """The shim invokes a WhenAny action as `Task.WhenAny(children)`; with no children .NET throws
+    ArgumentException ("The tasks argument contains no tasks") and the instance fails. A host that took the
+    empty WhenAny as done would leave this instance Running for ever (its timer is never scheduled)."""
+    log = tmp_path / "empty_any.log"
+    payload = start(host, "empty_any", {"log": str(log)}).json()
+    failed = follow(payload["statusQueryGetUri"] + "&returnInternalServerErrorOnFailure=true")
+    assert failed.status_code == 500
+    body = failed.json()
+    assert body["runtimeStatus"] == "Failed"
+    assert "The tasks argument contains no tasks" in body["output"]
+    assert log.read_text().splitlines() == ["first"]  # nothing after the WhenAny was scheduled
+
+
 def test_list_and_purge_by_filter(host, tmp_path):
     payload = start(host, "sequence", {"steps": 0, "log": str(tmp_path / "n.log")}).json()
     created = follow(payload["statusQueryGetUri"]).json()["createdTime"]

@@ -207,6 +207,23 @@ def returns_early(context: df.DurableOrchestrationContext):
     return winner.result
 
 
+@app.orchestration_trigger(context_name="context")
+def empty_any(context: df.DurableOrchestrationContext):
+    """Sends a WhenAny action with no children once `first` is done; the extension's Task.WhenAny throws.
+
+    SDK 1.7.0 adds no action at all for `task_any` over tasks an earlier yield already scheduled, so the
+    compound here is built over a new timer and then emptied: the action list the host receives is
+    [CallActivity first, WhenAny []], what a worker whose compound lists only new children sends when none is.
+    """
+    log = context.get_input()["log"]
+    yield context.call_activity("record", {"log": log, "item": "first"})
+    waiting = context.task_any([context.create_timer(context.current_utc_datetime + timedelta(seconds=1))])
+    waiting.action_repr.compound_tasks.clear()
+    yield waiting
+    yield context.call_activity("record", {"log": log, "item": "never"})
+    return "unreachable"
+
+
 # -- activities ----------------------------------------------------------------------------------------
 
 

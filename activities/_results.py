@@ -88,6 +88,17 @@ def action_from_tags(tags: Mapping[str, str] | None, run_id: str) -> str:
     return EXISTING
 
 
+def action_from_snapshot(resource_id: str, existed_before: list[str] | None, fallback: str) -> str:
+    """Subnets and peerings carry no tags. Preflight lists the ones that existed before the run
+    (`existedBefore`): one found now that is not on that list can only be this run's (an activity re-executed
+    after a host crash), so it is `created`. Without a snapshot the caller's own rule (`fallback`) decides."""
+    if existed_before is None:
+        return fallback
+    if resource_id.casefold() in {known.casefold() for known in existed_before}:
+        return EXISTING
+    return CREATED
+
+
 def role_assignment_description(run_id: str) -> str:
     """Role assignments have no tags; their description carries the runId instead."""
     return f"{naming.RUN_TAG_RUN}={run_id}"

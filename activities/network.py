@@ -101,8 +101,13 @@ def _ensure_vnet(payload: dict[str, Any], wanted_subnets: list[tuple[str, str]])
         subnet_ids[name] = subnet.id
         subnet_actions[name.casefold()] = _results.CREATED
     wanted_ids = _by_wanted_name(subnet_ids, wanted_subnets)
+    existed_before = payload.get("existedBefore")
     resources = [_results.resource(vnet.id, VNET_TYPE, vnet_action)] + [
-        _results.resource(wanted_ids[name], SUBNET_TYPE, subnet_actions[name.casefold()])
+        _results.resource(
+            wanted_ids[name],
+            SUBNET_TYPE,
+            _results.action_from_snapshot(wanted_ids[name], existed_before, subnet_actions[name.casefold()]),
+        )
         for name, _ in wanted_subnets
     ]
     return _results.ok(resources, {"vnetId": vnet.id, "subnetIds": wanted_ids})
@@ -120,6 +125,14 @@ def existing_vnet(vnet: Any) -> _compat.ExistingVnet:
         address_prefixes=tuple((space.address_prefixes if space else None) or ()),
         subnets=subnets,
     )
+
+
+def untagged_children(vnet: Any) -> list[str]:
+    """Ids of the vnet's subnets and peerings: what preflight snapshots as existing before the run."""
+    properties = vnet.properties
+    children = [*((properties.subnets if properties else None) or ())]
+    children += (properties.virtual_network_peerings if properties else None) or []
+    return [child.id for child in children if child.id]
 
 
 def _subnet_prefixes(subnet: Any) -> tuple[str, ...]:
@@ -168,7 +181,9 @@ def ensure_peering(payload: dict[str, Any]) -> dict[str, Any]:
         # Peerings carry no tags. One found under the derived name is this run's own (an activity re-executed
         # after a host crash) when either vnet carries this run's runId: a peering on a vnet this run made
         # cannot predate the run. Otherwise it counts as existing (never rolled back).
-        action = _peering_action(client, payload, remote_id)
+        action = _results.action_from_snapshot(
+            peering.id, payload.get("existedBefore"), _peering_action(client, payload, remote_id)
+        )
         state = _results.plain(properties.peering_state) if properties else None
         if not _compat.peering_drift(_peering_settings(properties)) and state != DISCONNECTED:
             return _peering_result(peering, action)

@@ -10,7 +10,7 @@ import azure.durable_functions as df
 from activities import _compat, _results, arm
 from activities.containerregistry import name_taken, registry_facts
 from activities.containerservice import cluster_failure, existing_cluster
-from activities.network import existing_vnet
+from activities.network import existing_vnet, untagged_children
 from provisioning import errors, naming, roles
 
 bp = df.Blueprint()
@@ -58,6 +58,7 @@ def preflight(payload: dict[str, Any]) -> dict[str, Any]:
     subscription_id, resource_group = request["subscriptionId"], request["resourceGroup"]
     problems = _Problems()
     found: dict[str, Any] = {"location": request.get("location")}
+    existed_before: list[str] = []  # subnets and peerings already there (they carry no runId tag)
 
     def resource_group_exists() -> None:
         group = arm.get_or_none(arm.resources(subscription_id).resource_groups.get, resource_group)
@@ -74,7 +75,7 @@ def preflight(payload: dict[str, Any]) -> dict[str, Any]:
     try:
         problems.check(f"resource group '{resource_group}'", resource_group_exists)
         location = found["location"]
-        checks = _existing_resource_checks(request, location, problems)
+        checks = _existing_resource_checks(request, location, problems, existed_before)
         for target, check in checks:
             problems.check(target, check)
         if found.get("group") is not None:
@@ -90,11 +91,11 @@ def preflight(payload: dict[str, Any]) -> dict[str, Any]:
             f"preflight found {count} problem{'s' if count > 1 else ''}: {listing}",
             problems=problems.items,
         )
-    return _results.ok([], {"location": found["location"]})
+    return _results.ok([], {"location": found["location"], "existedBefore": sorted(existed_before)})
 
 
 def _existing_resource_checks(
-    request: dict[str, Any], location: str | None, problems: _Problems
+    request: dict[str, Any], location: str | None, problems: _Problems, existed_before: list[str]
 ) -> list[tuple[str, Callable[[], None]]]:
     """One check per resource the run would adopt if it exists: compatible, or a problem naming the rule."""
     subscription_id, resource_group = request["subscriptionId"], request["resourceGroup"]
@@ -123,6 +124,7 @@ def _existing_resource_checks(
             if existing is not None:
                 plan = _compat.plan_existing_vnet(existing_vnet(existing), location, space, subnets)
                 incompatible("virtual network", vnet_name, plan.problems)
+                existed_before.extend(untagged_children(existing))
 
         return check
 

@@ -433,3 +433,42 @@ def test_rerun_after_first_side_deleted_reconnects(azure: Any) -> None:
     ]
     second = assert_ok(network.ensure_peering(aks_side))
     assert second["outputs"]["peeringState"] == "Connected"
+
+
+# ---------------------------------------------------------------- preflight's snapshot of untagged children
+
+
+def test_subnet_found_after_a_crash_is_created_when_preflight_did_not_see_it(azure: Any) -> None:
+    """The run adds a subnet to a vnet the user had; the host dies before the result is saved; the activity
+    runs again and finds the subnet. It was not in preflight's snapshot, so it is this run's (rolled back on
+    failure); the user's own subnet, in the snapshot, stays existing."""
+    put_vnet(azure, "aks-vnet", "10.240.0.0/16", {"aks-nodes": "10.240.0.0/20"})
+    snapshot = [rid(VNET, "aks-vnet", "subnets", "aks-nodes")]
+    wanted = [
+        {"name": "aks-nodes", "prefix": "10.240.0.0/20"},
+        {"name": "hopsworks", "prefix": "10.240.16.0/24"},
+    ]
+    first = assert_ok(network.ensure_aks_network(aks_input(subnets=wanted, existedBefore=snapshot)))
+    again = assert_ok(network.ensure_aks_network(aks_input(subnets=wanted, existedBefore=snapshot)))
+    for result in (first, again):
+        assert [(r["type"], r["action"]) for r in result["resources"]] == [
+            (VNET, "existing"),
+            (SUBNET, "existing"),
+            (SUBNET, "created"),
+        ]
+
+
+def test_peering_found_after_a_crash_is_created_when_preflight_did_not_see_it(azure: Any) -> None:
+    put_vnet(azure, "aks-vnet", "10.240.0.0/16", {"aks-nodes": "10.240.0.0/20"})
+    put_vnet(azure, "hopsworks-vnet", "172.18.0.0/16", {"default": "172.18.0.0/24"})
+    aks_id = rid(VNET, "aks-vnet")
+    side = peering_input("hopsworks-vnet", "hopsworks-vnet-to-aks-vnet", aks_id)
+    first = assert_ok(network.ensure_peering({**side, "existedBefore": []}))
+    assert first["resources"][0]["action"] == "created"
+    # Both vnets predate the run, yet the snapshot says the peering did not: it is this run's.
+    again = assert_ok(network.ensure_peering({**side, "existedBefore": []}))
+    assert again["resources"][0]["action"] == "created"
+    # A later run's preflight sees it: from then on it is existing (never deleted by that run).
+    snapshot = [again["resources"][0]["id"]]
+    later = assert_ok(network.ensure_peering({**side, "existedBefore": snapshot}))
+    assert later["resources"][0]["action"] == "existing"

@@ -48,14 +48,14 @@ def preflight_input(**changes: Any) -> dict[str, Any]:
 
 def test_clean_resource_group_passes_and_reports_its_location(azure: Any) -> None:
     result = assert_ok(resources.preflight(preflight_input()))
-    assert result["outputs"] == {"location": LOCATION}
+    assert result["outputs"] == {"location": LOCATION, "existedBefore": []}
     assert result["resources"] == []
     assert writes(azure) == []
 
 
 def test_request_location_wins(azure: Any) -> None:
     result = assert_ok(resources.preflight(preflight_input(location="westeurope")))
-    assert result["outputs"] == {"location": "westeurope"}
+    assert result["outputs"]["location"] == "westeurope"
 
 
 def test_missing_resource_group(azure: Any) -> None:
@@ -171,3 +171,23 @@ def test_transient_failure_is_returned_transient_not_as_a_problem(azure: Any) ->
 def test_throttled_reads_are_retried_by_the_sdk(azure: Any) -> None:
     azure.add_fault(method="GET", path="/permissions", status=429, retry_after=1, count=1)
     assert_ok(resources.preflight(preflight_input()))
+
+
+def test_preflight_snapshots_the_subnets_and_peerings_that_exist_before_the_run(azure: Any) -> None:
+    """Subnets and peerings carry no runId tag: preflight's list is what later tells them apart."""
+    from tests.activities.helpers import rid
+    from tests.activities.test_network import VNET, peering_input, put_vnet
+
+    aks_subnets = {"aks-nodes": "10.240.0.0/20", "users": "10.240.32.0/24"}
+    put_vnet(azure, "hopsaks-vnet", "10.240.0.0/16", aks_subnets)
+    put_vnet(azure, "hopsworks-vnet", "172.18.0.0/16", {"default": "172.18.0.0/24"})
+    users_peering = peering_input("hopsworks-vnet", "users-peering", rid(VNET, "hopsaks-vnet"))
+    assert_ok(network.ensure_peering(users_peering))
+
+    request = preflight_input()
+    request["request"]["aks"]["vnetName"] = "hopsaks-vnet"
+    result = assert_ok(resources.preflight(request))
+    names = sorted("/".join(item.split("/")[-2:]) for item in result["outputs"]["existedBefore"])
+    assert names == [
+        "subnets/aks-nodes", "subnets/default", "subnets/users", "virtualNetworkPeerings/users-peering"
+    ]

@@ -177,6 +177,14 @@ class RunContext:
         """The request's location, else the resource group's (preflight reports it)."""
         return self.request.get("location") or self.outputs.get("preflight", {}).get("location")
 
+    @property
+    def existed_before(self) -> list[str] | None:
+        """Subnets and peerings preflight found before the run wrote anything (they carry no runId tag, so
+        this snapshot is what tells the run's own from the user's after a crash). None when preflight gave no
+        snapshot: then nothing found is claimed (a user's subnet must never be rolled back)."""
+        snapshot = self.outputs.get("preflight", {}).get("existedBefore")
+        return None if snapshot is None else list(snapshot)
+
     def common(self) -> dict:
         """The fields every activity input carries."""
         return {
@@ -231,7 +239,7 @@ def aks_network_call(ctx: RunContext) -> Call:
         hopsworks_subnet = ctx.request["hopsworksSubnet"]
         subnets.append({"name": hopsworks_subnet["name"], "prefix": hopsworks_subnet["prefix"]})
     return ctx.call("ensure_aks_network", vnetName=aks["vnetName"], addressSpace=aks["addressSpace"],
-                    subnets=subnets)
+                    subnets=subnets, existedBefore=ctx.existed_before)
 
 
 def begin_cluster_call(ctx: RunContext) -> Call:
@@ -285,6 +293,7 @@ def hopsworks_network_call(ctx: RunContext) -> Call:
         addressSpace=network["addressSpace"],
         subnetName=network["subnetName"],
         subnetPrefix=network["subnetPrefix"],
+        existedBefore=ctx.existed_before,
     )
 
 
@@ -295,9 +304,9 @@ def peering_calls(ctx: RunContext) -> tuple[Call, Call]:
     on_hopsworks, on_aks = naming.peering_names(hopsworks_vnet, aks_vnet)
     return (
         ctx.call("ensure_peering", vnetName=hopsworks_vnet, peeringName=on_hopsworks,
-                 remoteVnetId=ctx.outputs["aks_network"]["vnetId"]),
+                 remoteVnetId=ctx.outputs["aks_network"]["vnetId"], existedBefore=ctx.existed_before),
         ctx.call("ensure_peering", vnetName=aks_vnet, peeringName=on_aks,
-                 remoteVnetId=ctx.outputs["hopsworks_network"]["vnetId"]),
+                 remoteVnetId=ctx.outputs["hopsworks_network"]["vnetId"], existedBefore=ctx.existed_before),
     )
 
 

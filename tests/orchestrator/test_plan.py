@@ -69,6 +69,21 @@ def test_inputs_are_built_from_the_request_and_earlier_outputs():
     assert plan.Timing.from_input(None) == plan.Timing()
 
 
+def test_preflight_snapshot_reaches_the_activities_that_cannot_tag_what_they_make():
+    request = normalized_request("peering")
+    outputs = {
+        "preflight": {"location": "northeurope", "existedBefore": ["/users-subnet"]},
+        "aks_network": {"vnetId": "/aks-vnet-id", "subnetIds": {"aks-nodes": "/node-subnet"}},
+        "hopsworks_network": {"vnetId": "/hw-vnet-id", "subnetId": "/hw-subnet"},
+    }
+    ctx = plan.RunContext(request, "run-1", "setup-x", plan.Timing(), outputs)
+    calls = [plan.aks_network_call(ctx), plan.hopsworks_network_call(ctx), *plan.peering_calls(ctx)]
+    assert [call.input["existedBefore"] for call in calls] == [["/users-subnet"]] * 4
+    # No snapshot (preflight of an older version): nothing found is claimed as this run's.
+    bare = plan.RunContext(request, "run-1", "setup-x", plan.Timing(), {**outputs, "preflight": {}})
+    assert plan.aks_network_call(bare).input["existedBefore"] is None
+
+
 def test_a_step_program_yields_calls_and_returns_outputs():
     request = normalized_request("subnet")
     ctx = plan.RunContext(request, "run-1", "setup-x", plan.Timing(), {"identity": {"principalId": "p-1"}})

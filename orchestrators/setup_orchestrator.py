@@ -3,13 +3,22 @@
 Deterministic (it is replayed from history): no clock, env, random ids or I/O; decisions come from
 `provisioning.plan`, the custom status from `provisioning.status`.
 
-Scheduler: every running step is a program (see `provisioning.plan`) that yields a batch of activity calls or
-a wait. The orchestrator keeps one list of in-flight durable tasks (activity calls, retry timers, poll
-timers), each tagged with its step, and waits on `task_any` over all of them; the winner advances only its
-own step, and any step whose needs are then met starts in the same episode. Transient failures are retried
-on durable timers with exponential backoff; a permanent failure stops new work, the in-flight activities are
-drained (their results may name resources they created), and then everything this run created is deleted in
-rollback order.
+Scheduler: lock-step rounds. Every running step is a program (see `provisioning.plan`) with exactly one
+outstanding request: a batch of activity calls, a wait, or a retry timer (after which the calls that answered
+transiently are made again). A round creates the tasks of every running step's request and yields them as ONE
+`task_all`; then every answer is handled in plan order and call order, programs advance, steps whose needs
+are now met start, and the next round is built.
+
+Why not `task_any` over the tasks in flight: the Durable extension (OutOfProcOrchestrationShim, replay schema
+V3) awaits the action of each `yield` in turn before it issues the next one, and a compound action carries
+only the tasks that are new at that yield. Work asked for after an *older* task finished is then issued only
+once one of the newer tasks finishes too (often a lone 20 s poll timer), and a WhenAny with no new task
+makes .NET's `Task.WhenAny` throw. Every task of a round's `task_all` is new, so the extension's await ends
+exactly when this code resumes. The price is a barrier: a round lasts as long as its slowest request.
+
+Transient failures are retried on durable timers with exponential backoff. A permanent failure ends the
+forward part after the current round (which waited for every activity in it: drained, their resources are
+recorded), and then everything this run created is deleted in rollback order, one task per `yield`.
 """
 
 from __future__ import annotations
@@ -33,6 +42,10 @@ bp = df.Blueprint()
 ACTIVITY_CRASHED = "ActivityCrashed"
 DELETE_TIMEOUT = "DeleteTimeout"
 _MAX_CRASH_MESSAGE = 300
+
+CALLS = "calls"  # the batch's calls that have no ok answer yet
+WAIT = "wait"  # the program's own durable timer
+RETRY = "retry"  # backoff timer; the calls that answered transiently go again in the round after it
 
 log = logging.getLogger(__name__)
 
@@ -60,11 +73,21 @@ class _Batch:
 
 
 @dataclass
-class _InFlight:
+class _Request:
+    """A running step's one outstanding request."""
+
+    kind: str  # CALLS | WAIT | RETRY
+    batch: _Batch | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class _Task:
+    """One task of a round, tagged with the step (and call) it answers."""
+
     task: TaskBase
     step: str
-    kind: str  # "call": activity; "retry": backoff timer before calling again; "wait": program's timer
-    index: int = -1
+    index: int = -1  # the call's index in its batch (CALLS only)
 
 
 @dataclass
@@ -85,118 +108,158 @@ class _Setup:
     # the order parallel calls happened to finish (so a re-run answers the same list).
     reported: dict[str, list[tuple[tuple[int, int], dict]]] = field(default_factory=dict)
     programs: dict[str, Generator] = field(default_factory=dict)
-    batches: dict[str, _Batch] = field(default_factory=dict)
-    inflight: list[_InFlight] = field(default_factory=list)
+    requests: dict[str, _Request] = field(default_factory=dict)
+    batch_counts: dict[str, int] = field(default_factory=dict)
     failures: list[_Failure] = field(default_factory=list)
     published: dict | None = None
 
-    # ------------------------------------------------------------ forward: run the plan
+    # ------------------------------------------------------------ forward: run the plan in rounds
 
     def run(self) -> Generator[TaskBase, Any, dict]:
         self._start_ready_steps()
         self._publish()
-        while self.inflight:
-            winner = yield self.context.task_any([entry.task for entry in self.inflight])
-            entry = self._take(winner)
-            if entry.kind == "call":
-                self._on_call_done(entry, _result_of(winner))
-            elif entry.kind == "retry":
-                self._schedule_call(entry.step, entry.index)
-            else:  # "wait"
-                self._advance(entry.step, self.context.current_utc_datetime)
+        while self.requests and not self.failures:
+            round_tasks = self._build_round()
+            yield from self._await_round(round_tasks)
+            self._handle_round(round_tasks)
             self._start_ready_steps()
             self._publish()
         if self.failures:
             yield from self._roll_back()
         return build_setup_result(self.ctx.request, self._all_resources(), self.ctx.location)
 
-    def _take(self, winner: TaskBase) -> _InFlight:
-        for position, entry in enumerate(self.inflight):
-            if entry.task is winner:
-                return self.inflight.pop(position)
-        raise RuntimeError("task_any answered with a task the orchestrator is not waiting for")
+    def _build_round(self) -> list[_Task]:
+        """The tasks of every running step's request, in plan order and call order."""
+        round_tasks: list[_Task] = []
+        for step in self.plan.names:
+            request = self.requests.get(step)
+            if request is None:
+                continue
+            if request.kind == CALLS:
+                for index, call in enumerate(request.batch.calls):
+                    if request.batch.results[index] is None:
+                        task = self.context.call_activity(call.activity, call.input, expected_type=dict)
+                        round_tasks.append(_Task(task, step, index))
+            else:
+                round_tasks.append(_Task(self._create_timer(request.seconds), step))
+        if not round_tasks:  # every running step has something outstanding; never loop on nothing
+            raise RuntimeError("a round with running steps but no task to wait for")
+        return round_tasks
+
+    def _await_round(self, round_tasks: list[_Task]) -> Generator[TaskBase, Any, None]:
+        tasks = [entry.task for entry in round_tasks]
+        try:
+            yield self.context.task_all(tasks)
+        except Exception:  # noqa: BLE001 - an activity raised: its answer is read below (ActivityCrashed)
+            # task_all gives up at the first failed child while the others still run: wait for each of them
+            # (re-yielding a scheduled task adds no action) so every resource they report is recorded.
+            for task in tasks:
+                try:
+                    yield task
+                except Exception:  # noqa: BLE001 - read from the task below
+                    continue
+
+    def _handle_round(self, round_tasks: list[_Task]) -> None:
+        """Every answer of the round, in plan order and call order: record, then advance."""
+        by_step: dict[str, list[_Task]] = {}
+        for entry in round_tasks:
+            by_step.setdefault(entry.step, []).append(entry)
+        # 1. Record every answer; a permanent error fails its step. Resources named by any answer are this
+        #    run's to report (and to roll back if created), failure or not.
+        transient: dict[str, list[int]] = {}
+        for step, entries in by_step.items():
+            request = self.requests[step]
+            if request.kind != CALLS:
+                continue
+            for entry in entries:
+                result = _result_of(entry.task)
+                self._record(step, request.batch, entry.index, result)
+                if result.get("ok"):
+                    request.batch.results[entry.index] = result
+                    continue
+                error = result.get("error") or {}
+                code = str(error.get("code") or "Unknown")
+                if error.get("transient") and request.batch.attempts[entry.index] < self._max_attempts:
+                    transient.setdefault(step, []).append(entry.index)
+                    continue
+                self._fail(step, code, str(error.get("message") or ""))
+        # 2. No failure: retry what was transient, advance what is complete. A failure anywhere stops all new
+        #    work (a transient answer drained with the failure made nothing and is not retried).
+        now = self.context.current_utc_datetime
+        for step in by_step:
+            if self.failures:
+                return
+            request = self.requests[step]
+            if request.kind == WAIT:
+                self._advance(step, now)
+            elif request.kind == RETRY:
+                request.kind = CALLS
+            elif step in transient:
+                attempt = max(request.batch.attempts[index] for index in transient[step])
+                for index in transient[step]:
+                    request.batch.attempts[index] += 1
+                delay = step_plan.retry_delay(self.ctx.timing, attempt, seed=f"{self.ctx.instance_id}|{step}")
+                self._log("step %s: transient answer, retry %d in %gs", step, attempt, delay)
+                self.requests[step] = _Request(RETRY, request.batch, delay)
+            elif request.batch.complete:
+                self._advance(step, list(request.batch.results))
+
+    @property
+    def _max_attempts(self) -> int:
+        return self.ctx.timing.retry_max_attempts
+
+    def _record(self, step: str, batch: _Batch, index: int, result: dict) -> None:
+        for resource in result.get("resources") or ():
+            self.resources.setdefault(step, []).append(dict(resource))
+            self.reported.setdefault(step, []).append(((batch.number, index), dict(resource)))
 
     def _names_in(self, state: str) -> list[str]:
         return [name for name, current in self.states.items() if current == state]
 
     def _start_ready_steps(self) -> None:
-        ready = self.plan.ready_steps(
-            self._names_in(step_status.SUCCEEDED), self._names_in(step_status.RUNNING),
-            [failure.step for failure in self.failures],
-        )
-        for name in ready:
-            self.states[name] = step_status.RUNNING
-            self.programs[name] = step_plan.step_program(name, self.ctx)
-            self._log("step %s started", name)
-            self._advance(name, None)
+        """Start every step whose needs are met (a step that finishes at once can make more ready)."""
+        while not self.failures:
+            ready = self.plan.ready_steps(
+                self._names_in(step_status.SUCCEEDED), self._names_in(step_status.RUNNING),
+                [failure.step for failure in self.failures],
+            )
+            if not ready:
+                return
+            for name in ready:
+                self.states[name] = step_status.RUNNING
+                self.programs[name] = step_plan.step_program(name, self.ctx)
+                self._log("step %s started", name)
+                self._advance(name, None)
 
     def _advance(self, step: str, answer: Any) -> None:
-        """Send `answer` to the step's program and schedule what it asks for next."""
-        try:
-            request = self.programs[step].send(answer)
-        except StopIteration as finished:
-            self.ctx.outputs[step] = dict(finished.value or {})
-            self.states[step] = step_status.SUCCEEDED
-            self._log("step %s succeeded", step)
-            return
-        except StepFailed as failed:
-            self._fail(step, failed.code, failed.message)
-            return
-        if isinstance(request, Wait):
-            self._timer(step, "wait", request.seconds)
-            return
-        if not request:
-            self._advance(step, [])
-            return
-        previous = self.batches.get(step)
-        self.batches[step] = _Batch.of(request, previous.number + 1 if previous else 0)
-        for index in range(len(request)):
-            self._schedule_call(step, index)
-
-    def _schedule_call(self, step: str, index: int) -> None:
-        if self.failures:
-            return  # a retry timer that fired after the failure: no new work
-        call = self.batches[step].calls[index]
-        task = self.context.call_activity(call.activity, call.input, expected_type=dict)
-        self.inflight.append(_InFlight(task, step, "call", index))
-
-    def _timer(self, step: str, kind: str, seconds: float, index: int = -1) -> None:
-        fire_at = self.context.current_utc_datetime + timedelta(seconds=seconds)
-        self.inflight.append(_InFlight(self.context.create_timer(fire_at), step, kind, index))
-
-    def _on_call_done(self, entry: _InFlight, result: dict) -> None:
-        step, index = entry.step, entry.index
-        batch = self.batches[step]
-        # Whatever the answer, resources it names are this run's to report (and to roll back if created).
-        self.resources.setdefault(step, []).extend(dict(r) for r in result.get("resources") or ())
-        self.reported.setdefault(step, []).extend(
-            ((batch.number, index), dict(r)) for r in result.get("resources") or ()
-        )
-        if result.get("ok"):
-            batch.results[index] = result
-            if batch.complete and not self.failures:
-                self._advance(step, list(batch.results))
-            return
-        error = result.get("error") or {}
-        code = str(error.get("code") or "Unknown")
-        attempt = batch.attempts[index]
-        if error.get("transient") and self.failures:
-            return  # drained after the failure: it made nothing and is not retried
-        if error.get("transient") and attempt < self.ctx.timing.retry_max_attempts:
-            batch.attempts[index] = attempt + 1
-            delay = step_plan.retry_delay(self.ctx.timing, attempt, seed=f"{self.ctx.instance_id}|{step}")
-            self._log("step %s: %s is transient, retry %d in %gs", step, code, attempt, delay)
-            self._timer(step, "retry", delay, index)
-            return
-        self._fail(step, code, str(error.get("message") or ""))
+        """Send `answer` to the step's program and keep what it asks for next as the step's request."""
+        while True:
+            try:
+                request = self.programs[step].send(answer)
+            except StopIteration as finished:
+                self.requests.pop(step, None)
+                self.ctx.outputs[step] = dict(finished.value or {})
+                self.states[step] = step_status.SUCCEEDED
+                self._log("step %s succeeded", step)
+                return
+            except StepFailed as failed:
+                self.requests.pop(step, None)
+                self._fail(step, failed.code, failed.message)
+                return
+            if isinstance(request, Wait):
+                self.requests[step] = _Request(WAIT, seconds=request.seconds)
+                return
+            if request:
+                number = self.batch_counts.get(step, 0)
+                self.batch_counts[step] = number + 1
+                self.requests[step] = _Request(CALLS, _Batch.of(request, number))
+                return
+            answer = []  # an empty batch is answered at once
 
     def _fail(self, step: str, code: str, message: str) -> None:
         self.states[step] = step_status.FAILED
         self.failures.append(_Failure(step, code, message))
         self._log("step %s failed: %s", step, code)
-        # No new work from here on. Timers do no work: forget them. Activities may still create
-        # something, so they stay in flight until they answer (drain).
-        self.inflight = [entry for entry in self.inflight if entry.kind == "call"]
 
     # ------------------------------------------------------------ backward: roll back
 

@@ -11,7 +11,7 @@ import pytest
 from provisioning import roles
 from tests.orchestrator.conftest import orchestration_input
 from tests.orchestrator.driver import START, drive
-from tests.orchestrator.history import replay
+from tests.orchestrator.history import WHEN_ALL, replay
 from tests.orchestrator.world import CLUSTER, DNS_LINK, IDENTITY, PEERING, REGISTRY, SUBNET, VNET, FakeAzure
 
 COMMON_FIELDS = {"subscriptionId", "resourceGroup", "location", "tags", "runId", "instanceId"}
@@ -67,7 +67,7 @@ def test_subnet_topology_puts_the_hopsworks_subnet_in_the_aks_vnet_and_skips_pee
 
 
 @pytest.mark.parametrize("topology", ["peering", "subnet"])
-def test_everything_independent_starts_in_one_episode_right_after_preflight(handle, topology):
+def test_everything_independent_starts_in_one_round_right_after_preflight(handle, topology):
     world = FakeAzure()
     run = drive(handle, world, orchestration_input(topology))
 
@@ -77,7 +77,11 @@ def test_everything_independent_starts_in_one_episode_right_after_preflight(hand
         expected.add("ensure_hopsworks_network")
     assert run.episodes[1].completed == ["preflight"]
     assert sorted(run.scheduled_activities(1)) == sorted(expected)
-    # The next wave also starts together: the 4 identity roles, the cluster, retention (+ first peering).
+    # One yield per round: the round after preflight is one WhenAll holding exactly those calls.
+    first_round = run.action_lists[-1][1]
+    assert first_round["actionType"] == WHEN_ALL
+    assert sorted(a["functionName"] for a in first_round["compoundActions"]) == sorted(expected)
+    # The next round also starts together: the 4 identity roles, the cluster, retention (+ first peering).
     wave = run.scheduled_activities(2)
     assert wave.count("ensure_role_assignment") == 4
     assert {"begin_aks_cluster", "ensure_retention_policy"} <= set(wave)
@@ -89,6 +93,8 @@ def test_everything_independent_starts_in_one_episode_right_after_preflight(hand
     after = run.scheduled_activities(first_after_cluster)
     assert after.count("ensure_role_assignment") == 2  # Network Contributor + AcrPull
     assert ("ensure_dns_zone_link" in after) == (topology == "peering")
+    # Every action was issued by the extension in the episode that asked for it.
+    assert run.gated == []
 
 
 def test_every_activity_input_carries_the_common_fields_and_one_run_id(handle):

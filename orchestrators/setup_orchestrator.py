@@ -12,9 +12,11 @@ are now met start, and the next round is built.
 Why not `task_any` over the tasks in flight: the Durable extension (OutOfProcOrchestrationShim, replay schema
 V3) awaits the action of each `yield` in turn before it issues the next one, and a compound action carries
 only the tasks that are new at that yield. Work asked for after an *older* task finished is then issued only
-once one of the newer tasks finishes too (often a lone 20 s poll timer), and a WhenAny with no new task
-makes .NET's `Task.WhenAny` throw. Every task of a round's `task_all` is new, so the extension's await ends
-exactly when this code resumes. The price is a barrier: a round lasts as long as its slowest request.
+once one of the newer tasks finishes too (often a lone 20 s poll timer); and a WhenAny action with no
+children would make .NET's `Task.WhenAny` throw (SDK 1.7.0 sends no action at all for a `task_any` over only
+old tasks, but nothing here relies on that). Every task of a round's `task_all` is new, so the extension's
+await ends exactly when this code resumes. The price is a barrier: a round lasts as long as its slowest
+request.
 
 Transient failures are retried on durable timers with exponential backoff. A permanent failure ends the
 forward part after the current round (which waited for every activity in it: drained, their resources are

@@ -20,10 +20,12 @@ def test_each_step_needs_only_steps_listed_before_it():
 def test_ready_steps_follow_the_needs_and_stop_after_a_failure():
     peering = plan.step_plan("peering")
     assert peering.ready_steps([], [], []) == ["preflight"]
-    after_preflight = ["identity", "aks_network", "acr", "hopsworks_network"]
+    after_preflight = ["identity", "aks_network", "hopsworks_network"]
     assert peering.ready_steps(["preflight"], [], []) == after_preflight
-    running = ["identity", "acr", "hopsworks_network"]
-    assert peering.ready_steps(["preflight", "aks_network"], running, []) == ["aks_cluster"]
+    # The registry needs only preflight, but starts with the cluster (scheduling, not a dependency).
+    running = ["identity", "hopsworks_network"]
+    assert peering.ready_steps(["preflight", "aks_network"], running, []) == ["aks_cluster", "acr"]
+    assert peering.ready_steps(["preflight", "aks_network"], running + ["aks_cluster"], []) == ["acr"]
     done = ["preflight", "aks_network", "hopsworks_network", "acr", "aks_cluster"]
     assert peering.ready_steps(done, [], []) == ["identity", "aks_network_role", "acr_retention", "acr_pull",
                                                   "peering", "dns_link"]

@@ -183,14 +183,14 @@ def test_preflight_failure_creates_nothing_and_calls_nothing_else(handle):
 
 def test_work_in_flight_at_the_failure_is_drained_and_its_resources_rolled_back(handle):
     world = FakeAzure(durations={"ensure_aks_network": 20, "ensure_hopsworks_network": 25})
-    world.fault("ensure_registry", "AlreadyInUse")
+    world.fault("ensure_identity", "AuthorizationFailed")
     run = drive(handle, world, orchestration_input("peering"), instance_id=INSTANCE)
 
-    assert run.failed and "step acr: AlreadyInUse" in run.error
-    registry_failed_at = world.calls_to("ensure_registry")[0].time + timedelta(seconds=1)
+    assert run.failed and "step identity: AuthorizationFailed" in run.error
+    identity_failed_at = world.calls_to("ensure_identity")[0].time + timedelta(seconds=1)
     network_done_at = world.calls_to("ensure_hopsworks_network")[0].time + timedelta(seconds=25)
     deletes = world.calls_to("delete_resource")
-    assert deletes and deletes[0].time >= network_done_at > registry_failed_at  # waited for the drain
+    assert deletes and deletes[0].time >= network_done_at > identity_failed_at  # waited for the drain
     # The vnets finished after the failure: they are rolled back, and nothing that needs them started.
     assert {world.known[rid.casefold()].type for rid in world.deleted} >= {VNET, SUBNET}
     assert not world.calls_to("begin_aks_cluster") and not world.calls_to("ensure_peering")
@@ -373,7 +373,7 @@ def test_custom_status_at_points_of_a_run(handle):
         "acr_pull": "pending", "hopsworks_network": "pending", "peering": "pending", "dns_link": "pending"}}
     assert second["done"] == 1 and second["steps"]["preflight"] == "succeeded"
     assert {n for n, s in second["steps"].items() if s == "running"} == {
-        "identity", "aks_network", "acr", "hopsworks_network"}
+        "identity", "aks_network", "hopsworks_network"}
     watching = [e.custom_status for e in run.episodes if e.completed == ["timer"]]
     assert watching and all(s["steps"]["aks_cluster"] == "running" for s in watching)
     final = run.custom_status
@@ -412,11 +412,11 @@ def test_peerings_that_never_connect_fail_the_step_and_are_rolled_back(handle):
 def test_a_transient_answer_drained_after_the_failure_is_not_retried_nor_reported(handle):
     world = FakeAzure(durations={"ensure_aks_network": 10})
     world.fault("ensure_aks_network", "TooManyRequests", transient=True)
-    world.fault("ensure_registry", "AlreadyInUse")
+    world.fault("ensure_identity", "AuthorizationFailed")
     run = drive(handle, world, orchestration_input("subnet"), instance_id=INSTANCE)
 
-    assert run.failed and "step acr: AlreadyInUse" in run.error
+    assert run.failed and "step identity: AuthorizationFailed" in run.error
     assert "also failed" not in run.error
     assert len(world.calls_to("ensure_aks_network")) == 1
-    assert run.custom_status["error"] == {"step": "acr", "code": "AlreadyInUse"}
+    assert run.custom_status["error"] == {"step": "identity", "code": "AuthorizationFailed"}
     assert_rolled_back_exactly_what_the_run_created(world)

@@ -65,26 +65,22 @@ CONTAINER_REGISTRY = _rule(
     "container registry", 5, 50, r"[A-Za-z0-9]+",
     "container registry name must be 5-50 alphanumeric characters (a-z, A-Z, 0-9)",
 )
-VIRTUAL_NETWORK = _rule(
-    "virtual network", 2, 64, r"[A-Za-z0-9](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?",
-    "virtual network name must be 2-64 characters of a-z, A-Z, 0-9, '-', '.' or '_', starting with a letter "
-    "or digit and ending with a letter, digit or '_'",
-)
-SUBNET = _rule(
-    "subnet", 1, 80, r"[A-Za-z0-9](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?",
-    "subnet name must be 1-80 characters of a-z, A-Z, 0-9, '-', '.' or '_', starting with a letter or digit "
-    "and ending with a letter, digit or '_'",
-)
-PEERING = _rule(
-    "virtual network peering", 1, 80, r"[A-Za-z0-9](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?",
-    "peering name must be 1-80 characters of a-z, A-Z, 0-9, '-', '.' or '_', starting with a letter or digit "
-    "and ending with a letter, digit or '_'",
-)
-DNS_ZONE_LINK = _rule(
-    "virtual network link", 1, 80, r"[A-Za-z0-9](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?",
-    "virtual network link name must be 1-80 characters of a-z, A-Z, 0-9, '-', '.' or '_', starting with a "
-    "letter or digit and ending with a letter, digit or '_'",
-)
+# Microsoft.Network names (vnets and their children, private DNS links) share one character rule.
+_NETWORK_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?"
+
+
+def _network_rule(kind: str, label: str, min_length: int, max_length: int) -> NameRule:
+    return _rule(
+        kind, min_length, max_length, _NETWORK_NAME,
+        f"{label} name must be {min_length}-{max_length} characters of a-z, A-Z, 0-9, '-', '.' or '_', "
+        "starting with a letter or digit and ending with a letter, digit or '_'",
+    )
+
+
+VIRTUAL_NETWORK = _network_rule("virtual network", "virtual network", 2, 64)
+SUBNET = _network_rule("subnet", "subnet", 1, 80)
+PEERING = _network_rule("virtual network peering", "peering", 1, 80)
+DNS_ZONE_LINK = _network_rule("virtual network link", "virtual network link", 1, 80)
 LOCATION = _rule(
     "location", 2, 40, r"[a-z][a-z0-9]*",
     "location must be an Azure region name in lower case without spaces, e.g. northeurope",

@@ -399,28 +399,18 @@ def get_vnet(arm: Arm, req: Request) -> Response:
     return Response(200, render_vnet(arm, _vnet_or_404(arm, req.resource_id)))
 
 
+def _vnets_under(arm: Arm, prefix: str) -> Response:
+    prefix = prefix.lower()
+    vnets = [render_vnet(arm, r) for r in arm.store.of_type(VNET_TYPE) if r.id.lower().startswith(prefix)]
+    return Response(200, {"value": vnets})
+
+
 def list_vnets(arm: Arm, req: Request) -> Response:
-    prefix = f"/subscriptions/{req.subscription_id}/resourceGroups/{req.resource_group}/".lower()
-    return Response(
-        200,
-        {
-            "value": [
-                render_vnet(arm, r) for r in arm.store.of_type(VNET_TYPE) if r.id.lower().startswith(prefix)
-            ]
-        },
-    )
+    return _vnets_under(arm, f"/subscriptions/{req.subscription_id}/resourceGroups/{req.resource_group}/")
 
 
 def list_all_vnets(arm: Arm, req: Request) -> Response:
-    prefix = f"/subscriptions/{req.subscription_id}/".lower()
-    return Response(
-        200,
-        {
-            "value": [
-                render_vnet(arm, r) for r in arm.store.of_type(VNET_TYPE) if r.id.lower().startswith(prefix)
-            ]
-        },
-    )
+    return _vnets_under(arm, f"/subscriptions/{req.subscription_id}/")
 
 
 def delete_vnet(arm: Arm, req: Request) -> Response:

@@ -153,6 +153,9 @@ def arm_activity(body: Callable[[dict[str, Any]], Result]) -> Callable[[dict[str
 
     @functools.wraps(body)
     def activity(payload: dict[str, Any]) -> Result:
+        from activities import arm
+
+        arm.import_sdks()
         created: list[dict[str, str]] = []
         try:
             return body(payload)

@@ -41,9 +41,46 @@ _CLIENT_CLASSES: dict[str, tuple[str, str]] = {
     "privatedns": ("azure.mgmt.privatedns", "PrivateDnsManagementClient"),
 }
 
+# Everything the activities import from the Azure SDKs, in an order that loads dependencies first.
+_SDK_MODULES = (
+    "azure.core.exceptions",
+    "azure.core.pipeline",
+    "azure.identity",
+    "azure.mgmt.core.tools",
+    *(module for module, _ in _CLIENT_CLASSES.values()),
+    "azure.mgmt.msi.models",
+    "azure.mgmt.authorization.models",
+    "azure.mgmt.network.models",
+    "azure.mgmt.containerservice.models",
+    "azure.mgmt.containerregistry.models",
+    "azure.mgmt.privatedns.models",
+)
+
 _lock = threading.Lock()
+_import_lock = threading.Lock()
+_sdks_imported = False
 _credential: TokenCredential | None = None
 _clients: dict[tuple[str, str, ArmSettings], Any] = {}
+
+
+def import_sdks() -> None:
+    """Import the Azure SDKs once per process, one thread at a time, before the first activity runs.
+
+    Activities run on a thread pool (the Python worker's, or the local host's), and the SDKs are imported
+    lazily to keep start-up light. Left alone, the first activities after a start import azure.core and
+    the mgmt packages from several threads at once; their modules import each other, and Python's
+    per-module import locks then raise `_DeadlockError` or hand a thread a half-initialised module
+    ("cannot import name 'Pipeline'"). Seen when the local host was killed and restarted mid-run. The
+    first activity (preflight) touches every client anyway, so this costs nothing extra.
+    """
+    global _sdks_imported
+    if _sdks_imported:
+        return
+    with _import_lock:
+        if not _sdks_imported:
+            for module in _SDK_MODULES:
+                importlib.import_module(module)
+            _sdks_imported = True
 
 
 def settings() -> ArmSettings:

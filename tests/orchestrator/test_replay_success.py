@@ -231,17 +231,22 @@ def test_replaying_the_same_history_twice_gives_identical_answers(handle):
 
 
 def test_engine_cost_for_a_ten_minute_cluster(handle, capsys):
-    world = FakeAzure(cluster_seconds=600)
-    run = drive(handle, world, orchestration_input("peering", pollIntervalSeconds=30))
-    assert not run.failed
+    """Issue #6's budget at the production poll interval: at most 300 history events and the cluster noticed
+    within 5% of its creation time, wherever its end falls between two polls (swept over one interval)."""
+    from provisioning.plan import Timing
 
-    (begin,) = world.calls_to("begin_aks_cluster")
-    noticed = next(r for r in world.calls_to("get_aks_cluster")
-                   if r.time >= world.cluster_ready_at)
-    lag = (noticed.time - world.cluster_ready_at).total_seconds() + world.activity_seconds
+    interval = Timing().poll_interval_seconds
+    figures = []
+    for offset in range(0, int(interval), 4):
+        world = FakeAzure(cluster_seconds=600 + offset)
+        run = drive(handle, world, orchestration_input("peering", pollIntervalSeconds=interval))
+        assert not run.failed
+        noticed = next(r for r in world.calls_to("get_aks_cluster") if r.time >= world.cluster_ready_at)
+        lag = (noticed.time - world.cluster_ready_at).total_seconds() + world.activity_seconds
+        figures.append((run.event_count, len(run.episodes), lag / world.cluster_seconds))
+    events, episodes, worst_lag = (max(column) for column in zip(*figures, strict=True))
     with capsys.disabled():
-        print(f"\n[engine cost] 10-min cluster, 30 s polling: {run.event_count} history events, "
-              f"{len(run.episodes)} episodes, cluster-noticed lag {lag:.0f} s "
-              f"({100 * lag / 600:.1f}% of creation time)")
-    assert run.event_count <= 300
-    assert lag <= 30 + world.activity_seconds
+        print(f"\n[engine cost] 10-min cluster, {interval:g} s polling: at most {events} history events, "
+              f"{episodes} episodes, cluster-noticed lag at most {100 * worst_lag:.1f}% of creation time")
+    assert events <= 300
+    assert worst_lag <= 0.05

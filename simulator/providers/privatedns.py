@@ -202,17 +202,22 @@ def list_all_zones(arm: Arm, req: Request) -> Response:
     return Response(200, {"value": zones})
 
 
-def delete_zone(arm: Arm, req: Request) -> Response:
+def _delete(arm: Arm, req: Request) -> Response:
+    """DELETE of a zone or a link: 204 when absent, else 202 and a long-running delete (global resources)."""
     rid = req.resource_id
-    zone = arm.store.get(rid)
-    if zone is None:
+    resource = arm.store.get(rid)
+    if resource is None:
         return Response(204)
-    _check_preconditions(req, zone)
+    _check_preconditions(req, resource)
     _busy(arm, rid)
-    zone.body["properties"]["provisioningState"] = "Deleting"
+    resource.body["properties"]["provisioningState"] = "Deleting"
     return arm.start_lro(
         req, rid, "delete", status=202, headers=("Azure-AsyncOperation", "Location"), location="global"
     )
+
+
+def delete_zone(arm: Arm, req: Request) -> Response:
+    return _delete(arm, req)
 
 
 # ----- virtual network links ---------------------------------------------------------------------------
@@ -335,13 +340,4 @@ def list_links(arm: Arm, req: Request) -> Response:
 
 
 def delete_link(arm: Arm, req: Request) -> Response:
-    rid = req.resource_id
-    link = arm.store.get(rid)
-    if link is None:
-        return Response(204)
-    _check_preconditions(req, link)
-    _busy(arm, rid)
-    link.body["properties"]["provisioningState"] = "Deleting"
-    return arm.start_lro(
-        req, rid, "delete", status=202, headers=("Azure-AsyncOperation", "Location"), location="global"
-    )
+    return _delete(arm, req)

@@ -335,34 +335,21 @@ class Engine:
         return result
 
     def terminate(self, instance_id: str, reason: str | None) -> int:
-        inst = self.store.get_instance(instance_id)
-        if inst is None:
-            return 404
-        if inst.status in TERMINAL_STATES:
-            return 410
-        with self.store.transaction() as db:
-            Store.put_message(
-                db,
-                instance_id,
-                inst.execution_id,
-                r.history_event(r.EXECUTION_TERMINATED, now_utc(), Input=reason),
-            )
-        self.kick()
-        return 202
+        return self._send(instance_id, r.history_event(r.EXECUTION_TERMINATED, now_utc(), Input=reason))
 
     def raise_event(self, instance_id: str, name: str, token: Any) -> int:
+        event = r.history_event(r.EVENT_RAISED, now_utc(), Name=name, Input=r.json_text(token))
+        return self._send(instance_id, event)
+
+    def _send(self, instance_id: str, event: dict[str, Any]) -> int:
+        """Queue `event` for a running instance: 202, 404 unknown, 410 already finished (the extension's)."""
         inst = self.store.get_instance(instance_id)
         if inst is None:
             return 404
         if inst.status in TERMINAL_STATES:
             return 410
         with self.store.transaction() as db:
-            Store.put_message(
-                db,
-                instance_id,
-                inst.execution_id,
-                r.history_event(r.EVENT_RAISED, now_utc(), Name=name, Input=r.json_text(token)),
-            )
+            Store.put_message(db, instance_id, inst.execution_id, event)
         self.kick()
         return 202
 

@@ -230,7 +230,7 @@ def test_replaying_the_same_history_twice_gives_identical_answers(handle):
         assert answer.actions == full[: len(answer.actions)]
 
 
-def test_engine_cost_for_a_ten_minute_cluster(handle, capsys):
+def test_engine_cost_for_a_ten_minute_cluster(handle):
     """Issue #6's budget at the production poll interval: at most 300 history events and the cluster noticed
     within 5% of its creation time, wherever its end falls between two polls (swept over one interval)."""
     from provisioning.plan import Timing
@@ -245,8 +245,9 @@ def test_engine_cost_for_a_ten_minute_cluster(handle, capsys):
         lag = (noticed.time - world.cluster_ready_at).total_seconds() + world.activity_seconds
         figures.append((run.event_count, len(run.episodes), lag / world.cluster_seconds))
     events, episodes, worst_lag = (max(column) for column in zip(*figures, strict=True))
-    with capsys.disabled():
-        print(f"\n[engine cost] 10-min cluster, {interval:g} s polling: at most {events} history events, "
+    # Captured like any test output (shown on failure or with `pytest -rP`); `make bench` prints the figures.
+    figure = (f"[engine cost] 10-min cluster, {interval:g} s polling: at most {events} history events, "
               f"{episodes} episodes, cluster-noticed lag at most {100 * worst_lag:.1f}% of creation time")
-    assert events <= 300
-    assert worst_lag <= 0.05
+    print(figure)
+    assert events <= 300, figure
+    assert worst_lag <= 0.05, figure

@@ -100,12 +100,25 @@ def activity_failure(name: str, exc: BaseException) -> tuple[str, str]:
     return f"Activity function '{name}' failed: {friendly}", details
 
 
+ANY_STATE = "AnyState"
+NON_RUNNING_STATES = "NonRunningStates"
+
+
 class Engine:
     def __init__(
-        self, store: Store, index: AppIndex, *, max_orchestrations: int = 10, max_activities: int = 10
+        self,
+        store: Store,
+        index: AppIndex,
+        *,
+        max_orchestrations: int = 10,
+        max_activities: int = 10,
+        overridable_states: str = ANY_STATE,
     ) -> None:
         self.store = store
         self.index = index
+        # host.json extensions.durableTask.overridableExistingInstanceStates: the Azure Storage backend's
+        # default (AnyState) lets a start with a running instance's id replace it; NonRunningStates refuses.
+        self.refuses_running_overwrite = overridable_states.casefold() == NON_RUNNING_STATES.casefold()
         self.max_orchestrations = max_orchestrations
         self.max_activities = max_activities
         self._orchestrator_pool = ThreadPoolExecutor(max_orchestrations, thread_name_prefix="orchestrator")
@@ -193,7 +206,7 @@ class Engine:
             existing = db.execute(
                 "SELECT status FROM instances WHERE instance_id = ?", (instance_id,)
             ).fetchone()
-            if existing and existing[0] in RUNNING_STATES:
+            if existing and existing[0] in RUNNING_STATES and self.refuses_running_overwrite:
                 raise StartError(
                     500, f"An Orchestration instance with the status {existing[0]} already exists."
                 )

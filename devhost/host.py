@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from devhost.app_index import load_app
-from devhost.engine import Engine
+from devhost.engine import ANY_STATE, Engine
 from devhost.secrets import HostKeys
 from devhost.server import HostServer
 from devhost.store import Store
@@ -45,6 +45,7 @@ class Host:
             self.index,
             max_orchestrations=int(durable.get("maxConcurrentOrchestratorFunctions", 10)),
             max_activities=int(durable.get("maxConcurrentActivityFunctions", 10)),
+            overridable_states=str(durable.get("overridableExistingInstanceStates") or ANY_STATE),
         )
         self.server = HostServer(self.engine, self.index, keys, hub_name=self.hub_name, host=host, port=port)
         self._engine_task: asyncio.Task[None] | None = None

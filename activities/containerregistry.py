@@ -69,10 +69,12 @@ def name_taken(registries: Any, name: str) -> dict[str, Any] | None:
     if status.name_available:
         return None
     reason = f" ({status.reason})" if status.reason else ""
+    # ARM's message is a sentence ("The registry x is already in use."): one full stop, not two.
+    detail = (status.message or "").strip().rstrip(".") or "choose another name"
     return _results.error(
         _results.ALREADY_IN_USE,
         f"container registry name '{name}' is not available{reason}: "
-        f"{status.message or 'choose another name'}. Registry names are global; only a compatible registry "
+        f"{detail}. Registry names are global; only a compatible registry "
         "of that name in this resource group is adopted",
         status=409,
     )

@@ -87,6 +87,8 @@ def test_name_taken_elsewhere_is_already_in_use(azure: Any) -> None:
     error = assert_error(containerregistry.ensure_registry(registry_input()), "AlreadyInUse")
 
     assert "hopsworksaks" in error["message"]
+    assert "already in use. Registry names are global" in error["message"]  # ARM's sentence, one full stop
+    assert ".." not in error["message"]
     assert [method for method, _ in writes_after(azure, before)] == ["POST"]  # checkNameAvailability only
     assert len(stored(azure, REGISTRY)) == 1
 

@@ -3,6 +3,7 @@ for POST /api/setups, plus its Location/Retry-After handling against canned answ
 
 import io
 import json
+import math
 import os
 import subprocess
 import sys
@@ -145,6 +146,14 @@ def test_follows_location_honours_retry_after_and_stops_at_first_non_202(tmp_pat
         ]
     )
     sleeps: list[float] = []
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        # Each wait is taken as lasting 20 s more than asked (the status answers come slowly), so the first
+        # seconds' early polling is over by the second poll and Retry-After alone decides.
+        sleeps.append(seconds)
+        now[0] += seconds + 20
+
     out, err = io.StringIO(), io.StringIO()
     code = submit(
         str(request),
@@ -155,7 +164,8 @@ def test_follows_location_honours_retry_after_and_stops_at_first_non_202(tmp_pat
         out=out,
         err=err,
         session=service,
-        sleep=sleeps.append,
+        sleep=sleep,
+        clock=lambda: now[0],
     )
     assert code == 1
     assert service.posted_headers == {"x-functions-key": "KEY-abcdef123"}
@@ -165,8 +175,61 @@ def test_follows_location_honours_retry_after_and_stops_at_first_non_202(tmp_pat
         "http://h/status2?code=SYSKEY1234",
         "http://h/status2?code=SYSKEY1234",
     ]
-    assert sleeps[0] == 7 and sleeps[1] == 3 and sleeps[3] == 2  # Retry-After of each answer
+    assert sleeps[0] == 1  # the first poll comes sooner than the 202's Retry-After (7)
+    assert sleeps[1] == 3 and sleeps[3] == 2  # then the Retry-After of each answer
     assert len(service.answers) == 1
     assert "boom" in err.getvalue()
     assert "SYSKEY1234" not in err.getvalue() + out.getvalue()
     assert "KEY-abcdef123" not in err.getvalue() + out.getvalue()
+
+
+def test_early_polls_grow_to_retry_after_and_never_exceed_it():
+    from client.cli import next_poll_wait
+
+    for retry_after in (0.5, 2.0, 5.0, 10.0, 30.0):
+        elapsed, times, waits = 0.0, [], []
+        while elapsed < 600:
+            wait = next_poll_wait(elapsed, retry_after)
+            times.append(elapsed)
+            waits.append(wait)
+            elapsed += wait
+        assert waits[0] == min(1.0, retry_after)  # a re-submit of finished work is answered within a second
+        assert all(wait <= retry_after for wait in waits)
+        assert waits == sorted(waits)  # never faster again once slowed down
+        # After the first 30 s, the service's pace alone: the early polls cost at most 13 more in a run.
+        assert all(wait == retry_after for wait, at in zip(waits, times, strict=True) if at >= 30)
+        assert len(waits) <= math.ceil(600 / retry_after) + 13
+
+
+def test_progress_names_the_steps_finished_since_the_last_line():
+    from client.cli import Progress
+
+    err = io.StringIO()
+    progress = Progress(err, [])
+    for runtime, preflight, identity in (
+        ("Running", "running", "pending"),
+        ("Running", "succeeded", "running"),
+        ("Completed", "succeeded", "succeeded"),
+    ):
+        steps = {"preflight": preflight, "identity": identity}
+        progress.show(runtime, {"steps": steps, "done": list(steps.values()).count("succeeded"), "total": 2})
+    assert err.getvalue().splitlines() == [
+        "Running: 0/2 steps done; running: preflight",
+        "Running: 1/2 steps done; running: identity; finished: preflight",
+        "Completed: 2/2 steps done; finished: identity",
+    ]
+
+
+def test_submit_help_describes_the_command_and_its_defaults():
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    env.pop("SETUP_URL", None)
+    command = [sys.executable, "-m", "client", "submit", "--help"]
+    shown = subprocess.run(command, capture_output=True, text=True, env=env, timeout=30)
+    assert shown.returncode == 0
+    text = " ".join(shown.stdout.split())
+    assert "follow the 202's Location" in text and "Exit codes: 0 completed" in text
+    assert "(default: $SETUP_URL, else http://127.0.0.1:7071)" in text
+    assert "(default: $SETUP_FUNCTION_KEY)" in text
+    assert "(default: 3600)" in text
+    assert "growing to the service's Retry-After" in text
+    assert "(default: None)" not in text

@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 from devhost.testing import REPO_ROOT, DevHost
+from provisioning.settings import Settings
 from simulator import Simulator
 
 EXAMPLES = ("peering.json", "subnet.json")
@@ -31,11 +32,12 @@ def seed_resource_groups(sim: Simulator, examples: list[Path]) -> None:
 
 
 def timing_env(latency_scale: float) -> dict[str, str]:
-    """Production timing settings scaled like the simulator's latencies (30 s polling -> 0.6 s at 0.02)."""
+    """Production timing defaults scaled like the simulator's latencies (20 s polling -> 0.4 s at 0.02)."""
+    production = Settings()
     return {
-        "SETUP_POLL_INTERVAL_SECONDS": f"{max(0.05, 30 * latency_scale):g}",
-        "SETUP_RETRY_FIRST_SECONDS": f"{max(0.05, 5 * latency_scale):g}",
-        "SETUP_RETRY_MAX_SECONDS": f"{max(0.2, 120 * latency_scale):g}",
+        "SETUP_POLL_INTERVAL_SECONDS": f"{max(0.05, production.poll_interval_seconds * latency_scale):g}",
+        "SETUP_RETRY_FIRST_SECONDS": f"{max(0.05, production.retry_first_seconds * latency_scale):g}",
+        "SETUP_RETRY_MAX_SECONDS": f"{max(0.2, production.retry_max_seconds * latency_scale):g}",
     }
 
 
@@ -44,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-scale", type=float, default=DEFAULT_LATENCY_SCALE)
     parser.add_argument("examples", nargs="*", help="request files (default: both in examples/)")
     args = parser.parse_args(argv)
+    # Line by line even into a file or a CI log: the client subprocess writes to the same stream, and a
+    # block-buffered demo line would land after the client's.
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     examples = [Path(p) for p in args.examples] or [REPO_ROOT / "examples" / name for name in EXAMPLES]
 
     sim = Simulator(latency_scale=args.latency_scale)

@@ -419,6 +419,9 @@ class Arm:
         self.lock = threading.RLock()
         self.latency_scale = latency_scale
         self.polls_to_complete = polls_to_complete
+        # Per resource type (lower case) and kind, seconds at latency_scale=1 that replace LATENCY's (a run
+        # against another latency model, e.g. an 8-minute cluster).
+        self.latency_overrides: dict[str, dict[str, float]] = {}
         self.principal_replication_delay: float = 0.0  # seconds (scaled) a new principal stays invisible
         self.principal_replication_requests: int = 0  # or: requests a new principal stays invisible
         self.endpoint = ""  # set by the server: "https://127.0.0.1:PORT"
@@ -576,8 +579,9 @@ class Arm:
 
     # ----- long-running operations -----------------------------------------------------------------------
     def duration(self, resource_type: str, kind: str) -> float:
+        overrides = self.latency_overrides.get(resource_type.lower(), {})
         table = LATENCY.get(resource_type.lower(), {})
-        return table.get(kind, DEFAULT_LATENCY) * self.latency_scale
+        return overrides.get(kind, table.get(kind, DEFAULT_LATENCY)) * self.latency_scale
 
     def retry_after_for(self, resource_type: str) -> int | None:
         """Integer Retry-After for this resource type's operations, or None when below 1 s / deterministic."""
@@ -919,6 +923,7 @@ class Arm:
                 "deniedPermissions": {k: sorted(v) for k, v in self.denied.items()},
                 "latencyScale": self.latency_scale,
                 "pollsToComplete": self.polls_to_complete,
+                "latencyOverrides": copy.deepcopy(self.latency_overrides),
             }
 
     def reset(self) -> None:

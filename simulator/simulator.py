@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import json
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -12,14 +14,21 @@ from simulator.server import CONTROL_PREFIX, Servers
 
 ARM_SCOPE = "https://management.azure.com/.default"
 TOKEN_PATH = "/msi/token"
+# The operation kinds the latency model times (simulator.arm.LATENCY).
+LATENCY_KINDS = ("create", "update", "delete")
 
 
 class Simulator:
     def __init__(
-        self, latency_scale: float = 1.0, polls_to_complete: int | None = None, port: int = 0
+        self,
+        latency_scale: float = 1.0,
+        polls_to_complete: int | None = None,
+        port: int = 0,
+        latency_overrides: Mapping[str, Mapping[str, float]] | None = None,
     ) -> None:
         self.arm = Arm(latency_scale=latency_scale, polls_to_complete=polls_to_complete)
         register_all(self.arm)
+        self.latency_overrides = latency_overrides or {}
         self._port = port
         self._servers: Servers | None = None
 
@@ -98,6 +107,32 @@ class Simulator:
             raise ValueError("polls_to_complete must be >= 0 or None")
         with self.arm.lock:
             self.arm.polls_to_complete = value
+
+    @property
+    def latency_overrides(self) -> dict[str, dict[str, float]]:
+        """Seconds at scale 1 per resource type and kind that replace the latency model's (LATENCY).
+
+        ``{"microsoft.containerservice/managedclusters": {"create": 480}}``: an 8-minute cluster. Setting it
+        replaces every override; operations already running keep the duration they started with.
+        """
+        with self.arm.lock:
+            return copy.deepcopy(self.arm.latency_overrides)
+
+    @latency_overrides.setter
+    def latency_overrides(self, overrides: Mapping[str, Mapping[str, float]]) -> None:
+        parsed: dict[str, dict[str, float]] = {}
+        for resource_type, kinds in overrides.items():
+            if not isinstance(kinds, Mapping):
+                raise ValueError(f"latency_overrides[{resource_type!r}] must map kinds to seconds")
+            for kind, seconds in kinds.items():
+                if kind not in LATENCY_KINDS:
+                    raise ValueError(f"latency_overrides[{resource_type!r}]: kind must be one of "
+                                     f"{', '.join(LATENCY_KINDS)}, not {kind!r}")
+                if float(seconds) < 0:
+                    raise ValueError(f"latency_overrides[{resource_type!r}][{kind!r}] must be >= 0")
+                parsed.setdefault(resource_type.lower(), {})[kind] = float(seconds)
+        with self.arm.lock:
+            self.arm.latency_overrides = parsed
 
     @property
     def principal_replication_delay(self) -> float:
@@ -267,6 +302,8 @@ class Simulator:
                     self.principal_replication_delay = float(data["principalReplicationDelay"])
                 if "principalReplicationRequests" in data:
                     self.principal_replication_requests = int(data["principalReplicationRequests"])
+                if "latencyOverrides" in data:
+                    self.latency_overrides = data["latencyOverrides"] or {}
             if method in ("GET", "POST"):
                 return Response(
                     200,
@@ -275,6 +312,7 @@ class Simulator:
                         "pollsToComplete": self.polls_to_complete,
                         "principalReplicationDelay": self.principal_replication_delay,
                         "principalReplicationRequests": self.principal_replication_requests,
+                        "latencyOverrides": self.latency_overrides,
                     },
                 )
         return ArmError(404, "NotFound", f"No control operation {method} /_simulator/{what}.").response()

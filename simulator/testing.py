@@ -54,6 +54,7 @@ def reset_to_test_defaults(sim: Simulator) -> None:
     sim.reset()
     sim.latency_scale = DEFAULT_LATENCY_SCALE
     sim.polls_to_complete = DEFAULT_POLLS_TO_COMPLETE
+    sim.latency_overrides = {}
 
 
 @pytest.fixture(scope="session")

@@ -77,6 +77,7 @@ def test_latency_permissions_principals_reset(simulator):
         "pollsToComplete": 3,
         "principalReplicationDelay": 2.0,
         "principalReplicationRequests": 0,
+        "latencyOverrides": {},
     }
     assert (simulator.latency_scale, simulator.polls_to_complete) == (0.5, 3)
     assert control(simulator, "GET", "latency").json()["latencyScale"] == 0.5

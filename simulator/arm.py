@@ -59,6 +59,8 @@ if given (side effects: AKS node resource group, peering state ...). How long an
 ``polls_to_complete`` observations (status reads of the operation or GETs of the resource).
 ``arm.ensure_idle(rid, code)`` raises 409 with ``code`` (``OperationNotAllowed``,
 ``AnotherOperationInProgress``) when an operation runs on ``rid`` or (``include_children=True``) under it.
+An operation can also hold OTHER resources busy while it runs: append their ids to ``op.holds`` (an AKS
+create holds its node vnet); ``arm.holding_operation(rid)`` finds such an operation.
 
 Principals: ``arm.register_principal(principal_id)`` for every identity that can receive role assignments
 (user assigned identities, a cluster's system identity and kubelet identity). List them in the owning
@@ -385,6 +387,9 @@ class Operation:
     on_done: Callable[[Arm, Operation], None] | None = None
     retry_after: float = DEFAULT_RETRY_AFTER
     result_body: dict[str, Any] | None = None
+    # Ids of OTHER resources this operation keeps busy while it runs (an AKS create: its vnet); see
+    # :meth:`Arm.holding_operation`.
+    holds: list[str] = field(default_factory=list)
 
     def status_body(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -419,9 +424,6 @@ class Arm:
         self.lock = threading.RLock()
         self.latency_scale = latency_scale
         self.polls_to_complete = polls_to_complete
-        # Per resource type (lower case) and kind, seconds at latency_scale=1 that replace LATENCY's (a run
-        # against another latency model, e.g. an 8-minute cluster).
-        self.latency_overrides: dict[str, dict[str, float]] = {}
         self.principal_replication_delay: float = 0.0  # seconds (scaled) a new principal stays invisible
         self.principal_replication_requests: int = 0  # or: requests a new principal stays invisible
         self.endpoint = ""  # set by the server: "https://127.0.0.1:PORT"
@@ -579,9 +581,8 @@ class Arm:
 
     # ----- long-running operations -----------------------------------------------------------------------
     def duration(self, resource_type: str, kind: str) -> float:
-        overrides = self.latency_overrides.get(resource_type.lower(), {})
         table = LATENCY.get(resource_type.lower(), {})
-        return overrides.get(kind, table.get(kind, DEFAULT_LATENCY)) * self.latency_scale
+        return table.get(kind, DEFAULT_LATENCY) * self.latency_scale
 
     def retry_after_for(self, resource_type: str) -> int | None:
         """Integer Retry-After for this resource type's operations, or None when below 1 s / deterministic."""
@@ -599,6 +600,19 @@ class Arm:
             k = op.resource_id.lower()
             if k == key or (include_children and k.startswith(key + "/")):
                 return op
+        return None
+
+    def holding_operation(self, rid: str) -> Operation | None:
+        """An operation in progress on another resource that holds ``rid`` (or a resource under it) busy."""
+        self.advance()
+        key = rid.lower().rstrip("/")
+        for op in self.operations.values():
+            if op.status != "InProgress":
+                continue
+            for held in op.holds:
+                h = held.lower().rstrip("/")
+                if h == key or h.startswith(key + "/") or key.startswith(h + "/"):
+                    return op
         return None
 
     def ensure_idle(
@@ -923,7 +937,6 @@ class Arm:
                 "deniedPermissions": {k: sorted(v) for k, v in self.denied.items()},
                 "latencyScale": self.latency_scale,
                 "pollsToComplete": self.polls_to_complete,
-                "latencyOverrides": copy.deepcopy(self.latency_overrides),
             }
 
     def reset(self) -> None:

@@ -3,8 +3,14 @@ sends), as AKS answers.
 
 * PUT: 201 (created) / 200 (updated) with ``provisioningState`` Creating/Updating and an
   ``Azure-AsyncOperation`` URL; minutes long (core ``LATENCY``, scaled). A write while an operation runs ->
-  409 ``OperationNotAllowed``. DELETE: 202 with ``Location`` (and ``Azure-AsyncOperation``), allowed while a
-  create/update runs (that one ends ``Canceled``); 204 when absent. When the cluster is gone, so are its
+  409 ``OperationNotAllowed``. DELETE: 202 with ``Location`` (and ``Azure-AsyncOperation``), allowed while an
+  update runs (that one ends ``Canceled``) but 409 ``OperationNotAllowed`` while the create runs ("Operation
+  is not allowed because there's an in progress create managed cluster operation ..."); 204 when absent.
+* While the create runs, the node vnet is held (``Operation.holds``): the Network RP answers writes into it
+  409 ``AnotherOperationInProgress`` (see network.py). A create started while that vnet, a subnet or a peering
+  of it has an operation running, or while the vnet or node subnet is Failed/Canceled, ends Failed with
+  ``ReferencedResourceNotProvisioned`` (the cluster is left Failed; a PUT once the network is right repairs
+  it). When the cluster is gone, so are its
   node resource group (kubelet identity, private DNS zone ...) and its principals, and its node subnet is
   free again.
 * What AKS makes by itself, at the PUT: the node resource group ``MC_<rg>_<cluster>_<location>`` (or
@@ -347,7 +353,8 @@ def put_cluster(arm: Arm, req: Request) -> Response:
     arm.store.put(rid, TYPE, new_body, internal={"principals": principals, "nodeSubnet": node_subnet_id})
     if subnet is not None:
         network.mark_subnet_in_use(arm, subnet.id, _vmss_ip_configuration(new_body))
-    return arm.start_lro(
+    not_provisioned = _node_network_not_provisioned(arm, subnet, vnet, new_body) if existing is None else None
+    response = arm.start_lro(
         req,
         rid,
         "update" if existing is not None else "create",
@@ -356,16 +363,62 @@ def put_cluster(arm: Arm, req: Request) -> Response:
         headers=("Azure-AsyncOperation",),
         on_done=_cluster_written,
     )
+    op = arm.active_operation(rid)
+    if op is not None and existing is None and vnet is not None:
+        # While AKS builds the cluster it writes into the node vnet (NICs, VMSS, its DNS link): the Network RP
+        # refuses other writes there until the create ends (see network.py, AnotherOperationInProgress).
+        op.holds.append(vnet.id)
+    if op is not None and not_provisioned is not None and op.outcome == "Succeeded":
+        op.outcome = "Failed"
+        op.error = not_provisioned
+    return response
+
+
+def _node_network_not_provisioned(
+    arm: Arm, subnet: Resource | None, vnet: Resource | None, cluster: dict[str, Any]
+) -> dict[str, str] | None:
+    """The error a create ends with when the node network is not Succeeded (busy, Failed or Canceled).
+
+    AKS accepts the PUT (the subnet exists) and then fails creating the node pool's NICs: the Network RP
+    refuses a NIC in a subnet that is not provisioned. Failed AKS creates seen in the wild carry the Network
+    RP's code and text (``ReferencedResourceNotProvisioned``, "Cannot proceed with operation because resource
+    <subnet> used by resource <nic> is not in Succeeded state. Resource is in Updating state and the last
+    operation that updated/is updating the resource is PutSubnetOperation."), so the operation ends Failed
+    with that code here too; the cluster stays behind Failed, as a failed AKS create does.
+    """
+    if subnet is None or vnet is None:
+        return None
+    busy = arm.active_operation(vnet.id, include_children=True) or arm.holding_operation(vnet.id)
+    state = None
+    last = "PutSubnetOperation"
+    if busy is not None:
+        state = {"delete": "Deleting"}.get(busy.kind, "Updating")
+        last = network.operation_name(busy)
+    else:
+        for res in (vnet, subnet):
+            current = (res.body.get("properties") or {}).get("provisioningState", "Succeeded")
+            if current != "Succeeded":
+                state = current
+                last = "PutVirtualNetworkOperation" if res is vnet else "PutSubnetOperation"
+                break
+    if state is None:
+        return None
+    return {
+        "code": "ReferencedResourceNotProvisioned",
+        "message": f"Cannot proceed with operation because resource {subnet.id} used by resource "
+        f"{_vmss_ip_configuration(cluster)} is not in Succeeded state. Resource is in {state} state and the "
+        f"last operation that updated/is updating the resource is {last}.",
+    }
 
 
 def _busy_message(arm: Arm, rid: str) -> str:
+    """AKS's text for a write while an operation runs (its public wording, with the aka.ms link it gives)."""
     op = arm.active_operation(rid)
-    what = {"create": "creating", "update": "updating", "delete": "deleting"}.get(op.kind if op else "", "")
+    what = {"create": "create", "update": "update", "delete": "delete"}.get(op.kind if op else "", "")
     return (
         f"Operation is not allowed because there's an in progress {what} managed cluster operation "
-        f"({op.id if op else ''}) started at {op.start_time if op else ''}. Please wait for it to finish "
-        "before "
-        "starting a new operation."
+        f"(ID: {op.id if op else ''}) started at {op.start_time if op else ''}. Please wait for it to finish "
+        "before starting a new operation. See https://aka.ms/aks-pending-operation for more details."
     )
 
 
@@ -668,7 +721,11 @@ def delete_cluster(arm: Arm, req: Request) -> Response:
                     "Location": arm.endpoint + op.result_path() + f"?api-version={req.api_version}",
                 },
             )
-        # AKS lets a delete preempt a running create/update: that operation ends Canceled.
+        if op.kind == "create":
+            # AKS refuses to delete a cluster whose create is still running (the create cannot be preempted;
+            # its wording below): the caller waits for the create to end, then deletes.
+            raise ArmError(409, "OperationNotAllowed", _busy_message(arm, rid))
+        # A delete preempts a running update: that operation ends Canceled.
         op.outcome = "Canceled"
         op.error = {"code": "Canceled", "message": "The operation was canceled by a delete of the cluster."}
         op.duration = 0.0

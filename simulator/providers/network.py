@@ -12,8 +12,12 @@ What Azure does and this provider does too:
   outside every prefix of its vnet -> ``NetcfgSubnetRangeOutsideVnet``; two subnets overlapping ->
   ``NetcfgSubnetRangesOverlap``.
 * One write at a time per vnet (the vnet, its subnets and its peerings): a write while an operation runs
-  there -> 409 ``AnotherOperationInProgress``. A peering whose remote vnet has an operation running -> 400
-  ``ReferencedResourceNotProvisioned``.
+  there, or while another provider's operation holds the vnet (an AKS create building its nodes in it) ->
+  409 ``AnotherOperationInProgress``. A peering whose remote vnet has an operation running (or is held) ->
+  400 ``ReferencedResourceNotProvisioned``.
+* A failed (canceled) operation leaves the resource ``Failed`` (``Canceled``); a vnet's subnets end in the
+  vnet operation's state. A PUT with the wanted body starts a new operation (``Updating``) and puts it right
+  (a vnet PUT its subnets too). A peering is ``Connected`` only when both sides' writes succeeded.
 * Peerings: the remote vnet must exist; overlapping address spaces -> ``VnetAddressSpacesOverlap``; a
   second peering to the same remote vnet -> ``AnotherPeeringAlreadyReferencesRemoteVnet``;
   ``useRemoteGateways`` without a gateway on the remote side -> ``RemoteVnetHasNoGateways``. One side
@@ -231,14 +235,29 @@ def _vnet_or_404(arm: Arm, vnet_id: str) -> Resource:
 
 
 def _ensure_vnet_idle(arm: Arm, vnet_id: str) -> None:
+    """One write at a time in a vnet: its own operations, its children's, and another RP's that holds it.
+
+    The first sentence and the status uri are the Network RP's text; for a hold (an AKS create building its
+    nodes in this vnet) the message also names the managed cluster's operation, so the cause is visible.
+    """
     op = arm.active_operation(vnet_id, include_children=True)
-    if op is not None:
-        raise ArmError(
-            409,
-            "AnotherOperationInProgress",
-            f"Another operation on this or dependent resource is in progress. To retrieve status of the "
-            f"operation use uri: {arm.endpoint}{op.status_path()}?api-version=2026-03-01.",
+    held_by = None if op is not None else arm.holding_operation(vnet_id)
+    op = op or held_by
+    if op is None:
+        return
+    uri = f"{arm.endpoint}{op.status_path()}?api-version=2026-03-01"
+    cause = ""
+    if held_by is not None:
+        cause = (
+            f" Operation {operation_name(held_by)} ({held_by.id}) on {held_by.resource_id} is writing into "
+            f"virtual network {vnet_id} (node pool network interfaces) and holds it until it ends."
         )
+    raise ArmError(
+        409,
+        "AnotherOperationInProgress",
+        f"Another operation on this or dependent resource is in progress.{cause} To retrieve status of the "
+        f"operation use uri: {uri}.",
+    )
 
 
 def _in_use_error(subnet: Resource) -> ArmError:
@@ -581,7 +600,7 @@ def put_peering(arm: Arm, req: Request) -> Response:
         raise ArmError(
             400, "InvalidRequestFormat", f"Peering {rid} cannot reference its own virtual network."
         )
-    busy = arm.active_operation(remote.id, include_children=True)
+    busy = arm.active_operation(remote.id, include_children=True) or arm.holding_operation(remote.id)
     if busy is not None:
         raise ArmError(
             400,
@@ -589,7 +608,7 @@ def put_peering(arm: Arm, req: Request) -> Response:
             f"Cannot proceed with operation because resource {remote.id} used by resource {rid} is not in "
             "Succeeded state. Resource is in Updating state and the last operation that updated/is "
             "updating the "
-            f"resource is {_operation_name(busy)}.",
+            f"resource is {operation_name(busy)}.",
         )
     for other in _children(arm, vnet_id, PEERING_TYPE):
         if other.id.lower() != rid.lower() and _remote_id(other).lower() == remote.id.lower():
@@ -662,10 +681,15 @@ def put_peering(arm: Arm, req: Request) -> Response:
     )
 
 
-def _operation_name(op: Operation) -> str:
+def operation_name(op: Operation) -> str:
+    """The Network RP's name of an operation, as its error texts give it (PutSubnetOperation ...)."""
     kind = {"create": "Put", "update": "Put", "delete": "Delete"}.get(op.kind, "Put")
     leaf = op.resource_type.rsplit("/", 1)[-1].lower()
-    noun = {"subnets": "Subnet", "virtualnetworkpeerings": "VirtualNetworkPeering"}.get(leaf, "Vnet")
+    noun = {
+        "subnets": "Subnet",
+        "virtualnetworkpeerings": "VirtualNetworkPeering",
+        "managedclusters": "ManagedCluster",
+    }.get(leaf, "VirtualNetwork")
     return f"{kind}{noun}Operation"
 
 
@@ -678,7 +702,13 @@ def _peering_written(arm: Arm, op: Operation) -> None:
         return
     vnet_id = peering.id.rsplit("/virtualNetworkPeerings/", 1)[0]
     back = _peering_back(arm, vnet_id, _remote_id(peering))
-    if back is not None and back.body["properties"].get("peeringState") != "Disconnected":
+    back_props = back.body["properties"] if back is not None else {}
+    # The other side counts once its own write succeeded: a Failed/Canceled side is put right first.
+    if (
+        back is not None
+        and back_props.get("peeringState") != "Disconnected"
+        and back_props.get("provisioningState") == "Succeeded"
+    ):
         peering.body["properties"]["peeringState"] = "Connected"
         back.body["properties"]["peeringState"] = "Connected"
     else:

@@ -303,10 +303,16 @@ def test_delete_removes_node_group_kubelet_identity_zone_and_frees_the_subnet(mi
     net.subnets.begin_delete(RG, "aks-vnet", "nodes").result()  # free again
 
 
-def test_delete_while_creating_cancels_the_create(mine, simulator):
-    simulator.polls_to_complete = 50
+def test_delete_while_creating_is_refused_until_the_create_ends(mine, simulator):
+    """AKS does not let a delete preempt a create (409 OperationNotAllowed); tests/simulator/test_busy_vnet.py
+    has the whole story (message, delete accepted after the create, a delete preempting an update)."""
+    simulator.polls_to_complete = 2
     mine.managed_clusters.begin_create_or_update(RG, "c", guide_cluster(), polling=False)
-    simulator.polls_to_complete = 1
+    with pytest.raises(ResourceExistsError) as err:
+        mine.managed_clusters.begin_delete(RG, "c", polling=False)
+    assert (err.value.status_code, err.value.error.code) == (409, "OperationNotAllowed")
+    for _ in range(2):
+        mine.managed_clusters.get(RG, "c")
     mine.managed_clusters.begin_delete(RG, "c").result()
     with pytest.raises(ResourceNotFoundError):
         mine.managed_clusters.get(RG, "c")

@@ -4,9 +4,9 @@
 FieldError naming a dotted camelCase path (`aks.serviceCidr`, `hopsworksNetwork`, `body`) and the rule.
 
 Validation has two phases. Pydantic checks the shape, the types and each field's own rule (names, CIDR
-syntax, ranges). The cross-field rules (topology blocks, containment, overlaps, reserved ranges, tags) then
-run on the raw input, using whichever fields parsed, so a type error in one block does not hide an overlap
-in another.
+syntax, ranges). The cross-field rules (topology blocks, containment, overlaps, reserved ranges, tags), one
+function each, then run on the model; when phase one failed, on a model built from the fields that passed
+it, so a type error in one block does not hide an overlap in another.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -60,6 +60,7 @@ UPGRADE_SURGE_NODES = 1
 SERVICE_CIDR_SMALLEST_PREFIX = 26
 
 Topology = Literal["peering", "subnet"]
+_M = TypeVar("_M", bound=BaseModel)
 RoleScope = Literal["resourceGroup", "subscription"]
 
 
@@ -223,10 +224,10 @@ class SetupRequest(_Strict):
 
     @model_validator(mode="after")
     def _cross_field_rules(self, info: ValidationInfo) -> SetupRequest:
-        # validate_setup_request runs these on the raw input itself (so they are reported next to the
-        # field errors); anyone building the model directly still gets them enforced.
+        # validate_setup_request runs these itself (so they are reported next to the field errors, also
+        # when some fields failed); anyone building the model directly still gets them enforced.
         if not (isinstance(info.context, dict) and info.context.get("skip_cross_field_rules")):
-            errors = cross_field_errors(self.model_dump(by_alias=True))
+            errors = cross_field_errors(self)
             if errors:
                 raise ValueError("; ".join(f"{e.field}: {e.message}" for e in errors))
         return self
@@ -268,16 +269,12 @@ def _validate(raw: bytes | str | Mapping[str, Any]) -> SetupRequest | list[Field
     if not isinstance(data, dict):
         return [FieldError("body", "must be a JSON object (a SetupRequest)")]
 
-    errors: list[FieldError] = []
-    model: SetupRequest | None = None
     try:
         model = SetupRequest.model_validate(data, context={"skip_cross_field_rules": True})
     except ValidationError as exc:
-        errors.extend(_from_pydantic(exc))
-    errors.extend(cross_field_errors(data))
-    if errors or model is None:
+        errors = _from_pydantic(exc) + _partial_cross_field_errors(data, exc)
         return _dedupe(errors) or [FieldError("body", "is not a valid SetupRequest")]
-    return model
+    return _dedupe(cross_field_errors(model)) or model
 
 
 def _load(raw: object) -> tuple[Any, FieldError | None]:
@@ -376,181 +373,341 @@ def _from_pydantic(exc: ValidationError) -> list[FieldError]:
     return errors
 
 
-# ---------------------------------------------------------------- cross-field rules on raw input
-
-_ABSENT = object()
-
-
-def _section(data: Mapping[str, Any], key: str) -> Mapping[str, Any] | None:
-    """The block as a mapping; {} when absent or null (defaults apply); None when it has the wrong type."""
-    value = data.get(key)
-    if value is None:
-        return {}
-    return value if isinstance(value, Mapping) else None
+# ---------------------------------------------------------------- cross-field rules, one function per rule
+#
+# The rules read a _Fields: each field the rules need, parsed, or None where the field broke its own rule
+# (phase one reports that) so no rule repeats or guesses at it. A valid model gives every field; a request
+# that failed phase one gives the fields that passed, read from a model built as far as it parsed
+# (`_partial_model`), with the models' own defaults for fields not given.
 
 
-def _text(section: Mapping[str, Any] | None, key: str, default: str | None) -> str | None:
-    if section is None:
-        return None
-    value = section.get(key)
-    if value is None:
-        return default
-    return value if isinstance(value, str) else None
+@dataclass(frozen=True)
+class _Fields:
+    """The request as the cross-field rules see it (None: the field failed its own rule, or is not used)."""
+
+    topology: str | None
+    blocks_given: frozenset[str]  # "hopsworksNetwork" / "hopsworksSubnet" when given non-null
+    resource_group: str | None
+    location: str | None
+    aks_name: str | None
+    aks_vnet_name: str | None  # given, or the default derived from aks.name
+    node_subnet_name: str | None
+    aks_space: cidr.IPv4Network | None
+    node_prefix: cidr.IPv4Network | None
+    service_cidr: cidr.IPv4Network | None
+    dns_service_ip: cidr.IPv4Address | None
+    node_count: int | None
+    hopsworks_vnet_name: str | None  # topology peering only
+    hopsworks_space: cidr.IPv4Network | None
+    hopsworks_subnet_prefix: cidr.IPv4Network | None
+    hopsworks_subnet_name: str | None  # topology subnet only
+    hopsworks_prefix_in_aks: cidr.IPv4Network | None
+    tags: Mapping[Any, Any] | None
 
 
-def _network(
-    section: Mapping[str, Any] | None, key: str, default: str, largest: int, smallest: int
-) -> cidr.IPv4Network | None:
-    """The parsed network when the field is valid on its own (its own errors come from phase one)."""
-    text = _text(section, key, default)
-    if text is None:
-        return None
-    try:
-        network = cidr.parse_cidr(text)
-    except cidr.CidrError:
-        return None
-    return None if cidr.prefix_error(network, largest, smallest) else network
+_INVALID: Any = object()  # a partial model's value for a field that failed its own rule
 
 
-def _int(section: Mapping[str, Any] | None, key: str, default: int) -> int | None:
-    if section is None:
-        return None
-    value = section.get(key, _ABSENT)
-    if value is _ABSENT or value is None:
-        return default
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+def _attr(model: BaseModel | None, name: str) -> Any:
+    """The field's value; None when the block is missing, the field failed its own rule, or it is a required
+    field that was not given (a partial model leaves those unset)."""
+    value = None if model is None else getattr(model, name, None)
+    return None if value is _INVALID else value
 
 
-def cross_field_errors(data: Mapping[str, Any]) -> list[FieldError]:
-    """Rules that involve more than one field, on a raw (or dumped) request. Never raises on odd input."""
-    errors: list[FieldError] = []
-    add = errors.append
-    topology = data.get("topology")
-    aks = _section(data, "aks")
+def _aks_vnet_name(aks: AksSpec | None) -> str | None:
+    """aks.vnetName as given, or the default derived from a valid aks.name when it was not given."""
+    given = None if aks is None else getattr(aks, "vnet_name", None)
+    if given is not None:
+        return _attr(aks, "vnet_name")
+    name = _attr(aks, "name")
+    return f"{name}{AKS_VNET_NAME_SUFFIX}" if name else None
 
-    # --- the block the topology needs present, the other absent
-    present = {key: data.get(key) is not None for key in ("hopsworksNetwork", "hopsworksSubnet")}
-    needed_block = {"peering": "hopsworksNetwork", "subnet": "hopsworksSubnet"}
-    if isinstance(topology, str) and topology in needed_block:
-        for block in ("hopsworksNetwork", "hopsworksSubnet"):
-            if block == needed_block[topology] and not present[block]:
-                add(FieldError(block, f"is required when topology is '{topology}' ({{}} takes the defaults)"))
-            elif block != needed_block[topology] and present[block]:
-                add(FieldError(block, f"must be absent when topology is '{topology}'"))
-    peering = topology == "peering"
-    in_aks_subnet = topology == "subnet"
-    hops_net = _section(data, "hopsworksNetwork") if peering else None
-    hops_subnet = _section(data, "hopsworksSubnet") if in_aks_subnet else None
 
-    # --- names derived from other names
-    aks_name = _text(aks, "name", None)
-    aks_name_ok = aks_name is not None and naming.AKS_CLUSTER.is_valid(aks_name)
-    aks_vnet = _text(aks, "vnetName", f"{aks_name}{AKS_VNET_NAME_SUFFIX}" if aks_name_ok else None)
-    if aks is not None and aks.get("vnetName") is None and aks_name_ok and aks_vnet:
-        if not naming.VIRTUAL_NETWORK.is_valid(aks_vnet):
-            add(FieldError(
-                "aks.vnetName",
-                f"the default, aks.name + '{AKS_VNET_NAME_SUFFIX}', would break the rule: "
-                f"{naming.VIRTUAL_NETWORK.rule}; set aks.vnetName",
-            ))
-    if peering and hops_net is not None and aks_vnet:
-        hops_vnet = _text(hops_net, "vnetName", DEFAULT_HOPSWORKS_VNET_NAME)
-        if hops_vnet and hops_vnet.casefold() == aks_vnet.casefold():
-            add(FieldError("hopsworksNetwork.vnetName", "must differ from the AKS virtual network's name"))
-    if in_aks_subnet and hops_subnet is not None:
-        node_subnet = _text(aks, "nodeSubnetName", DEFAULT_AKS_NODE_SUBNET_NAME)
-        name = _text(hops_subnet, "name", DEFAULT_HOPSWORKS_SUBNET)
-        if name and node_subnet and name.casefold() == node_subnet.casefold():
-            add(FieldError("hopsworksSubnet.name", "must differ from aks.nodeSubnetName (same vnet)"))
+def _net(model: BaseModel | None, name: str) -> cidr.IPv4Network | None:
+    value = _attr(model, name)
+    return None if value is None else cidr.parse_cidr(value)
 
-    resource_group = data.get("resourceGroup")
-    location = data.get("location")
-    if (
-        aks_name_ok
-        and isinstance(resource_group, str) and naming.RESOURCE_GROUP.is_valid(resource_group)
-        and isinstance(location, str) and naming.LOCATION.is_valid(location)
-    ):
-        error = naming.node_resource_group_error(resource_group, aks_name, location)
-        if error:
-            add(FieldError("aks.name", error))
 
-    # --- address ranges
-    wide, narrow = cidr.LARGEST_PREFIX, cidr.SMALLEST_PREFIX
-    aks_space = _network(aks, "addressSpace", DEFAULT_AKS_ADDRESS_SPACE, wide, narrow)
-    node_prefix = _network(aks, "nodeSubnetPrefix", DEFAULT_AKS_NODE_SUBNET_PREFIX, wide, narrow)
-    service = _network(
-        aks, "serviceCidr", DEFAULT_AKS_SERVICE_CIDR,
-        cidr.SERVICE_CIDR_LARGEST_PREFIX, SERVICE_CIDR_SMALLEST_PREFIX,
+def _fields(request: SetupRequest, tags: Mapping[Any, Any] | None) -> _Fields:
+    """The rules' view of `request`: a validated model, or a partial one (`_partial_model`)."""
+    aks: AksSpec | None = _attr(request, "aks")
+    dns = _attr(aks, "dns_service_ip")
+    network = _topology_block(request, "peering", "hopsworks_network", HopsworksNetworkSpec)
+    subnet = _topology_block(request, "subnet", "hopsworks_subnet", HopsworksSubnetSpec)
+    return _Fields(
+        topology=_attr(request, "topology"),
+        blocks_given=frozenset(
+            alias for alias, name in _BLOCKS.items() if getattr(request, name, None) is not None
+        ),
+        resource_group=_attr(request, "resource_group"),
+        location=_attr(request, "location"),
+        aks_name=_attr(aks, "name"),
+        aks_vnet_name=_aks_vnet_name(aks),
+        node_subnet_name=_attr(aks, "node_subnet_name"),
+        aks_space=_net(aks, "address_space"),
+        node_prefix=_net(aks, "node_subnet_prefix"),
+        service_cidr=_net(aks, "service_cidr"),
+        dns_service_ip=None if dns is None else cidr.parse_address(dns),
+        node_count=_attr(aks, "node_count"),
+        hopsworks_vnet_name=_attr(network, "vnet_name"),
+        hopsworks_space=_net(network, "address_space"),
+        hopsworks_subnet_prefix=_net(network, "subnet_prefix"),
+        hopsworks_subnet_name=_attr(subnet, "name"),
+        hopsworks_prefix_in_aks=_net(subnet, "prefix"),
+        tags=tags,
     )
-    hops_space = _network(hops_net, "addressSpace", DEFAULT_HOPSWORKS_ADDRESS_SPACE, wide, narrow)
-    hops_prefix = _network(hops_net, "subnetPrefix", DEFAULT_HOPSWORKS_SUBNET_PREFIX, wide, narrow)
-    hops_in_aks = _network(hops_subnet, "prefix", DEFAULT_HOPSWORKS_SUBNET_PREFIX_IN_AKS, wide, narrow)
 
+
+_BLOCKS = {"hopsworksNetwork": "hopsworks_network", "hopsworksSubnet": "hopsworks_subnet"}
+_BLOCK_OF_TOPOLOGY = {"peering": "hopsworksNetwork", "subnet": "hopsworksSubnet"}
+
+
+def _topology_block(
+    request: SetupRequest, topology: str, name: str, spec: type[BaseModel]
+) -> BaseModel | None:
+    """The block `topology` uses, with its defaults when it was left out (its absence is a rule of its own);
+    None for the other topology."""
+    block = getattr(request, name, None)
+    if _attr(request, "topology") != topology or block is _INVALID:
+        return None
+    return spec() if block is None else block
+
+
+def _partial_model(data: Mapping[str, Any], exc: ValidationError) -> SetupRequest:
+    """A SetupRequest built from `data` without validation, from the fields that passed phase one: a field
+    or block that failed is _INVALID, a field not given (or null) has the model's default. Tags are left to
+    the caller."""
+    failed_top: set[str] = set()
+    failed_in: dict[str, set[str]] = {}
+    for item in exc.errors(include_url=False, include_input=False):
+        loc = [str(part) for part in item.get("loc", ())]
+        if len(loc) == 1:
+            failed_top.add(loc[0])
+        elif len(loc) > 1:
+            failed_in.setdefault(loc[0], set()).add(loc[1])
+    blocks = {
+        alias: _partial_block(model, data.get(alias), failed_in.get(alias, set()), alias in failed_top)
+        for alias, model in _SECTION_MODELS.items()
+        if not (alias in _BLOCKS and data.get(alias) is None)  # an optional block left out stays None
+    }
+    top = {key: value for key, value in data.items() if key not in _SECTION_MODELS and key != "tags"}
+    return _construct(SetupRequest, top, failed_top | {"tags"}, blocks)
+
+
+def _partial_block(model: type[BaseModel], raw: object, failed: set[str], block_failed: bool) -> Any:
+    """The block as far as it parsed: defaults when absent or null; _INVALID when the block itself failed
+    (not an object, or a key that is not text: pydantic then names no field inside it, checked or not)."""
+    if raw is None:
+        raw = {}
+    elif block_failed or not isinstance(raw, Mapping):
+        return _INVALID  # given, so the topology rule still sees it; no field of it can be read
+    return _construct(model, raw, failed, {})
+
+
+def _construct(model: type[_M], raw: Mapping[str, Any], failed: set[str], blocks: Mapping[str, Any]) -> _M:
+    values: dict[str, Any] = {}
+    for alias in _aliases(model):
+        if alias in blocks:
+            values[alias] = blocks[alias]
+        elif alias in failed:
+            values[alias] = _INVALID  # no rule may read it, and no default may stand in for it
+        elif raw.get(alias) is not None:
+            values[alias] = raw[alias]
+    return model.model_construct(**values)
+
+
+# ---- the rules, in the order their errors are reported
+
+
+def _topology_blocks(f: _Fields) -> list[FieldError]:
+    """The block the topology needs is present, the other absent."""
+    if f.topology not in _BLOCK_OF_TOPOLOGY:
+        return []
+    needed = _BLOCK_OF_TOPOLOGY[f.topology]
+    errors = []
+    for block in _BLOCKS:
+        if block == needed and block not in f.blocks_given:
+            errors.append(
+                FieldError(block, f"is required when topology is '{f.topology}' ({{}} takes the defaults)")
+            )
+        elif block != needed and block in f.blocks_given:
+            errors.append(FieldError(block, f"must be absent when topology is '{f.topology}'"))
+    return errors
+
+
+def _default_aks_vnet_name_is_valid(f: _Fields) -> list[FieldError]:
+    # A given vnetName passed its own rule already; only the default, derived from aks.name, can break it.
+    if f.aks_vnet_name is None or naming.VIRTUAL_NETWORK.is_valid(f.aks_vnet_name):
+        return []
+    return [FieldError(
+        "aks.vnetName",
+        f"the default, aks.name + '{AKS_VNET_NAME_SUFFIX}', would break the rule: "
+        f"{naming.VIRTUAL_NETWORK.rule}; set aks.vnetName",
+    )]
+
+
+def _hopsworks_vnet_differs_from_aks_vnet(f: _Fields) -> list[FieldError]:
+    hopsworks_vnet, aks_vnet = f.hopsworks_vnet_name, f.aks_vnet_name
+    if hopsworks_vnet and aks_vnet and hopsworks_vnet.casefold() == aks_vnet.casefold():
+        return [FieldError("hopsworksNetwork.vnetName", "must differ from the AKS virtual network's name")]
+    return []
+
+
+def _hopsworks_subnet_differs_from_node_subnet(f: _Fields) -> list[FieldError]:
+    name, node_subnet = f.hopsworks_subnet_name, f.node_subnet_name
+    if name and node_subnet and name.casefold() == node_subnet.casefold():
+        return [FieldError("hopsworksSubnet.name", "must differ from aks.nodeSubnetName (same vnet)")]
+    return []
+
+
+def _node_resource_group_name_fits(f: _Fields) -> list[FieldError]:
+    # Without a location the group's location decides, known in preflight only.
+    if not (f.aks_name and f.resource_group and f.location):
+        return []
+    error = naming.node_resource_group_error(f.resource_group, f.aks_name, f.location)
+    return [FieldError("aks.name", error)] if error else []
+
+
+def _ranges_avoid_reserved(f: _Fields) -> list[FieldError]:
+    errors = []
     for field, network in (
-        ("aks.addressSpace", aks_space),
-        ("aks.serviceCidr", service),
-        ("hopsworksNetwork.addressSpace", hops_space),
+        ("aks.addressSpace", f.aks_space),
+        ("aks.serviceCidr", f.service_cidr),
+        ("hopsworksNetwork.addressSpace", f.hopsworks_space),
     ):
         if network is None:
             continue
         for reserved in cidr.reserved_overlaps(network, include_docker_bridge=field == "aks.serviceCidr"):
-            add(FieldError(field, f"must not overlap {reserved.network} ({reserved.reason})"))
-
-    if aks_space and node_prefix and not cidr.contains(aks_space, node_prefix):
-        add(FieldError("aks.nodeSubnetPrefix", f"must lie inside aks.addressSpace ({aks_space})"))
-    node_count = _int(aks, "nodeCount", DEFAULT_AKS_NODE_COUNT)
-    if node_prefix and node_count is not None and NODE_COUNT_MIN <= node_count <= NODE_COUNT_MAX:
-        needed = (node_count + UPGRADE_SURGE_NODES) * AZURE_CNI_ADDRESSES_PER_NODE
-        available = cidr.usable_subnet_addresses(node_prefix)
-        if available < needed:
-            add(FieldError(
-                "aks.nodeSubnetPrefix",
-                f"is too small for {node_count} node(s) with Azure CNI: needs {needed} addresses "
-                f"({AZURE_CNI_ADDRESSES_PER_NODE} per node, plus one upgrade surge node) but has {available} "
-                f"usable (Azure reserves 5 per subnet)",
-            ))
-
-    if service and aks_space and cidr.overlaps(service, aks_space):
-        add(FieldError("aks.serviceCidr", f"must not overlap aks.addressSpace ({aks_space})"))
-    if service and hops_space and cidr.overlaps(service, hops_space):
-        add(FieldError("aks.serviceCidr", f"must not overlap hopsworksNetwork.addressSpace ({hops_space})"))
-
-    dns_text = _text(aks, "dnsServiceIp", DEFAULT_AKS_DNS_SERVICE_IP)
-    if service and dns_text is not None:
-        try:
-            dns = cidr.parse_address(dns_text)
-        except cidr.CidrError:
-            dns = None
-        if dns is not None:
-            if not cidr.contains_address(service, dns):
-                add(FieldError("aks.dnsServiceIp", f"must lie inside aks.serviceCidr ({service})"))
-            elif dns == service.network_address:
-                add(FieldError("aks.dnsServiceIp", "must not be the network address of aks.serviceCidr"))
-            elif dns == service.network_address + 1:
-                add(FieldError(
-                    "aks.dnsServiceIp",
-                    "must not be the first address of aks.serviceCidr (the kubernetes service uses it)",
-                ))
-            elif dns == service.broadcast_address:
-                add(FieldError("aks.dnsServiceIp", "must not be the last address of aks.serviceCidr"))
-
-    if hops_space and aks_space and cidr.overlaps(hops_space, aks_space):
-        add(FieldError(
-            "hopsworksNetwork.addressSpace",
-            f"must not overlap aks.addressSpace ({aks_space}): peered networks need distinct ranges",
-        ))
-    if hops_space and hops_prefix and not cidr.contains(hops_space, hops_prefix):
-        add(FieldError(
-            "hopsworksNetwork.subnetPrefix", f"must lie inside hopsworksNetwork.addressSpace ({hops_space})"
-        ))
-
-    if hops_in_aks and aks_space and not cidr.contains(aks_space, hops_in_aks):
-        add(FieldError("hopsworksSubnet.prefix", f"must lie inside aks.addressSpace ({aks_space})"))
-    if hops_in_aks and node_prefix and cidr.overlaps(hops_in_aks, node_prefix):
-        add(FieldError("hopsworksSubnet.prefix", f"must not overlap aks.nodeSubnetPrefix ({node_prefix})"))
-
-    errors.extend(_tag_errors(data.get("tags")))
+            errors.append(FieldError(field, f"must not overlap {reserved.network} ({reserved.reason})"))
     return errors
+
+
+def _node_subnet_inside_aks_vnet(f: _Fields) -> list[FieldError]:
+    if f.aks_space and f.node_prefix and not cidr.contains(f.aks_space, f.node_prefix):
+        return [FieldError("aks.nodeSubnetPrefix", f"must lie inside aks.addressSpace ({f.aks_space})")]
+    return []
+
+
+def _node_subnet_holds_the_nodes(f: _Fields) -> list[FieldError]:
+    if f.node_prefix is None or f.node_count is None:
+        return []
+    needed = (f.node_count + UPGRADE_SURGE_NODES) * AZURE_CNI_ADDRESSES_PER_NODE
+    available = cidr.usable_subnet_addresses(f.node_prefix)
+    if available >= needed:
+        return []
+    return [FieldError(
+        "aks.nodeSubnetPrefix",
+        f"is too small for {f.node_count} node(s) with Azure CNI: needs {needed} addresses "
+        f"({AZURE_CNI_ADDRESSES_PER_NODE} per node, plus one upgrade surge node) but has {available} "
+        f"usable (Azure reserves 5 per subnet)",
+    )]
+
+
+def _service_cidr_clear_of_the_vnets(f: _Fields) -> list[FieldError]:
+    if f.service_cidr is None:
+        return []
+    errors = []
+    if f.aks_space and cidr.overlaps(f.service_cidr, f.aks_space):
+        errors.append(FieldError("aks.serviceCidr", f"must not overlap aks.addressSpace ({f.aks_space})"))
+    if f.hopsworks_space and cidr.overlaps(f.service_cidr, f.hopsworks_space):
+        errors.append(FieldError(
+            "aks.serviceCidr", f"must not overlap hopsworksNetwork.addressSpace ({f.hopsworks_space})"
+        ))
+    return errors
+
+
+def _dns_service_ip_usable_in_service_cidr(f: _Fields) -> list[FieldError]:
+    service, dns = f.service_cidr, f.dns_service_ip
+    if service is None or dns is None:
+        return []
+    if not cidr.contains_address(service, dns):
+        message = f"must lie inside aks.serviceCidr ({service})"
+    elif dns == service.network_address:
+        message = "must not be the network address of aks.serviceCidr"
+    elif dns == service.network_address + 1:
+        message = "must not be the first address of aks.serviceCidr (the kubernetes service uses it)"
+    elif dns == service.broadcast_address:
+        message = "must not be the last address of aks.serviceCidr"
+    else:
+        return []
+    return [FieldError("aks.dnsServiceIp", message)]
+
+
+def _hopsworks_vnet_clear_of_aks_vnet(f: _Fields) -> list[FieldError]:
+    if f.hopsworks_space and f.aks_space and cidr.overlaps(f.hopsworks_space, f.aks_space):
+        return [FieldError(
+            "hopsworksNetwork.addressSpace",
+            f"must not overlap aks.addressSpace ({f.aks_space}): peered networks need distinct ranges",
+        )]
+    return []
+
+
+def _hopsworks_subnet_inside_its_vnet(f: _Fields) -> list[FieldError]:
+    space, prefix = f.hopsworks_space, f.hopsworks_subnet_prefix
+    if space and prefix and not cidr.contains(space, prefix):
+        return [FieldError(
+            "hopsworksNetwork.subnetPrefix", f"must lie inside hopsworksNetwork.addressSpace ({space})"
+        )]
+    return []
+
+
+def _hopsworks_subnet_inside_aks_vnet(f: _Fields) -> list[FieldError]:
+    prefix = f.hopsworks_prefix_in_aks
+    if prefix and f.aks_space and not cidr.contains(f.aks_space, prefix):
+        return [FieldError("hopsworksSubnet.prefix", f"must lie inside aks.addressSpace ({f.aks_space})")]
+    return []
+
+
+def _hopsworks_subnet_clear_of_node_subnet(f: _Fields) -> list[FieldError]:
+    prefix = f.hopsworks_prefix_in_aks
+    if prefix and f.node_prefix and cidr.overlaps(prefix, f.node_prefix):
+        return [FieldError(
+            "hopsworksSubnet.prefix", f"must not overlap aks.nodeSubnetPrefix ({f.node_prefix})"
+        )]
+    return []
+
+
+def _tag_rules(f: _Fields) -> list[FieldError]:
+    return _tag_errors(f.tags)
+
+
+CROSS_FIELD_RULES: tuple[Callable[[_Fields], list[FieldError]], ...] = (
+    _topology_blocks,
+    _default_aks_vnet_name_is_valid,
+    _hopsworks_vnet_differs_from_aks_vnet,
+    _hopsworks_subnet_differs_from_node_subnet,
+    _node_resource_group_name_fits,
+    _ranges_avoid_reserved,
+    _node_subnet_inside_aks_vnet,
+    _node_subnet_holds_the_nodes,
+    _service_cidr_clear_of_the_vnets,
+    _dns_service_ip_usable_in_service_cidr,
+    _hopsworks_vnet_clear_of_aks_vnet,
+    _hopsworks_subnet_inside_its_vnet,
+    _hopsworks_subnet_inside_aks_vnet,
+    _hopsworks_subnet_clear_of_node_subnet,
+    _tag_rules,
+)
+
+
+def _apply_rules(fields: _Fields) -> list[FieldError]:
+    return [error for rule in CROSS_FIELD_RULES for error in rule(fields)]
+
+
+def cross_field_errors(request: SetupRequest) -> list[FieldError]:
+    """The rules that involve more than one field, on a model whose fields each passed their own rule."""
+    return _apply_rules(_fields(request, request.tags))
+
+
+def _partial_cross_field_errors(data: Mapping[str, Any], exc: ValidationError) -> list[FieldError]:
+    """The same rules on a request that failed phase one, over the fields that passed it. Tags are read
+    as given: a tag whose value has the wrong type must not hide a bad key in another tag."""
+    tags = data.get("tags")
+    tags = tags if isinstance(tags, Mapping) else None
+    if any(not item.get("loc") for item in exc.errors(include_url=False, include_input=False)):
+        return _tag_errors(tags)  # the body itself failed (a key that is not text): no field to trust
+    return _apply_rules(_fields(_partial_model(data, exc), tags))
 
 
 def _tag_errors(tags: object) -> list[FieldError]:

@@ -34,8 +34,10 @@ What the core does before a handler runs, so providers need not:
   ``MissingApiVersionParameter``) and, when the route lists ``api_versions``, supported (400
   ``InvalidApiVersionParameter``); subscription id must be a GUID (400 ``InvalidSubscriptionId``);
 * ``ResourceGroupNotFound`` (404) for anything under a resource group that does not exist;
-* denied permissions (``Simulator.deny_permission``) -> 403 ``AuthorizationFailed`` for the route's action
-  (``<resource_type>/write|read|delete`` by method, or ``action=`` given to ``route``);
+* authorization (``simulator/rbac.py``): the caller is the token's ``oid`` (``req.caller``); the action is
+  derived from the path and method (``<namespace>/<types>/read|write|delete``, POST ``.../action``) and
+  checked against the caller's role assignments at the request's path -> 403 ``AuthorizationFailed``
+  (before ``ResourceGroupNotFound``, as ARM); operation-status URLs are not authorized;
 * faults of kind ``status`` and ``drop`` (a handler never sees them) and the request log;
 * every in-flight long-running operation whose time has come is completed (lazy state advance).
 
@@ -71,10 +73,13 @@ append a callable to ``arm.extra_reset``.
 
 from __future__ import annotations
 
+import base64
 import copy
-import fnmatch
+import hashlib
+import hmac
 import json
 import re
+import secrets
 import threading
 import time
 import uuid
@@ -83,6 +88,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from simulator.rbac import (
+    APP_CLIENT_ID,
+    APP_PRINCIPAL_ID,
+    APP_RESOURCE_ID,
+    RA_TYPE,
+    UNAUTHORIZED_ACTIONS,
+    Assignment,
+    Rbac,
+    action_for,
+    authorization_failed_message,
+)
 
 # Seconds an operation takes at latency_scale=1, per resource type (lower case) and kind.
 LATENCY: dict[str, dict[str, float]] = {
@@ -183,6 +200,7 @@ class Request:
     resource_id: str = ""  # canonical id from the route template (up to the last captured segment)
     lro_fault: Fault | None = None  # an lro_failed / lro_canceled fault waiting for start_lro
     log_resource_type: str | None = None  # a handler may name the type for the request log (operation polls)
+    caller: str = ""  # principal id (oid) of the bearer token
 
     @property
     def api_version(self) -> str:
@@ -424,6 +442,9 @@ class Arm:
         self.lock = threading.RLock()
         self.latency_scale = latency_scale
         self.polls_to_complete = polls_to_complete
+        # Per resource type (lower case) and kind, seconds at latency_scale=1 that replace LATENCY's (a run
+        # against another latency model, e.g. an 8-minute cluster).
+        self.latency_overrides: dict[str, dict[str, float]] = {}
         self.principal_replication_delay: float = 0.0  # seconds (scaled) a new principal stays invisible
         self.principal_replication_requests: int = 0  # or: requests a new principal stays invisible
         self.endpoint = ""  # set by the server: "https://127.0.0.1:PORT"
@@ -432,11 +453,13 @@ class Arm:
         self.operations: dict[str, Operation] = {}
         self.faults: list[Fault] = []
         self.principals: dict[str, dict[str, Any]] = {}
-        self.denied: dict[str, set[str]] = {}  # "/subscriptions/s/resourcegroups/rg" (lower) -> actions
+        self.rbac = Rbac()  # role definitions, grants, denies (simulator/rbac.py)
+        self._token_key = secrets.token_bytes(32)  # HS256 key of the tokens this simulator issues
         self.tokens: dict[str, dict[str, Any]] = {}
         self.log: list[dict[str, Any]] = []
         self.request_count = 0
         self.extra_reset: list[Callable[[Arm], None]] = []  # providers' own state to clear on reset()
+        self._canonical: tuple[int, dict[str, str]] = (-1, {})
 
     # ----- routing -----------------------------------------------------------------------------------------
     def route(
@@ -563,26 +586,52 @@ class Arm:
                 return False
         return True
 
-    # ----- permissions -----------------------------------------------------------------------------------
+    # ----- permissions (model and rules: simulator/rbac.py) -----------------------------------------------
     def deny_permission(self, subscription_id: str, resource_group: str, action: str) -> None:
         with self.lock:
-            key = f"/subscriptions/{subscription_id}/resourcegroups/{resource_group}".lower()
-            self.denied.setdefault(key, set()).add(action)
+            self.rbac.deny(f"/subscriptions/{subscription_id}/resourceGroups/{resource_group}", action)
 
-    def denied_actions(self, subscription_id: str, resource_group: str) -> list[str]:
-        key = f"/subscriptions/{subscription_id}/resourcegroups/{resource_group}".lower()
-        return sorted(self.denied.get(key, set()))
+    def assignments_at(self, scope: str, principal_id: str | None = None) -> list[Assignment]:
+        """Every role assignment that applies at ``scope`` (configured grants and ones made through ARM)."""
+        stored = [
+            Assignment(
+                principal_id=p["principalId"],
+                role_guid=p["roleDefinitionId"].rstrip("/").rsplit("/", 1)[-1],
+                scope=p["scope"],
+                name=r.body["name"],
+                principal_type=p.get("principalType") or "ServicePrincipal",
+                body=r.body,
+            )
+            for r in self.store.of_type(RA_TYPE)
+            for p in [r.body["properties"]]
+        ]
+        return self.rbac.applicable(stored, scope, principal_id)
 
-    def is_denied(self, subscription_id: str, resource_group: str, action: str) -> bool:
-        return any(
-            fnmatch.fnmatchcase(action.lower(), pattern.lower())
-            for pattern in self.denied_actions(subscription_id, resource_group)
-        )
+    def authorize(self, req: Request, principal_id: str) -> None:
+        """403 AuthorizationFailed unless the caller's assignments allow the request's action at its scope."""
+        action = action_for(req.method, req.path, self._canonical_names())
+        if action is None or action.lower() in UNAUTHORIZED_ACTIONS:
+            return
+        scope = "/" + req.path.strip("/")
+        if not self.rbac.is_allowed(self.assignments_at(scope, principal_id), action, scope):
+            message = authorization_failed_message(principal_id, action, scope)
+            raise ArmError(403, "AuthorizationFailed", message)
+
+    def _canonical_names(self) -> dict[str, str]:
+        """Lower-case type segment -> the spelling of the registered resource types (for ARM's messages)."""
+        if self._canonical[0] != len(self.routes):
+            names = {"subscriptions": "subscriptions", "resourcegroups": "resourceGroups"}
+            for r in self.routes:
+                for segment in (r.resource_type or "").split("/"):
+                    names.setdefault(segment.lower(), segment)
+            self._canonical = (len(self.routes), names)
+        return self._canonical[1]
 
     # ----- long-running operations -----------------------------------------------------------------------
     def duration(self, resource_type: str, kind: str) -> float:
+        overrides = self.latency_overrides.get(resource_type.lower(), {})
         table = LATENCY.get(resource_type.lower(), {})
-        return table.get(kind, DEFAULT_LATENCY) * self.latency_scale
+        return overrides.get(kind, table.get(kind, DEFAULT_LATENCY)) * self.latency_scale
 
     def retry_after_for(self, resource_type: str) -> int | None:
         """Integer Retry-After for this resource type's operations, or None when below 1 s / deterministic."""
@@ -761,11 +810,35 @@ class Arm:
         return None
 
     # ----- tokens ----------------------------------------------------------------------------------------
-    def issue_token(self, resource: str) -> dict[str, Any]:
-        token = uuid.uuid4().hex + uuid.uuid4().hex
-        expires_on = int(time.time()) + 24 * 3600
+    def issue_token(self, resource: str, principal_id: str | None = None) -> dict[str, Any]:
+        """A managed identity's access token: a JWT (HS256 with this simulator's key) whose claims carry the
+        identity's ``oid`` (principal id), ``tid``, ``appid`` (client id) and ``xms_mirid`` (its resource id).
+        The app's identity (:data:`simulator.rbac.APP_PRINCIPAL_ID`) unless ``principal_id`` names another."""
+        principal = (principal_id or APP_PRINCIPAL_ID).lower()
+        now = int(time.time())
+        expires_on = now + 24 * 3600
         with self.lock:
-            self.tokens[token] = {"resource": resource, "expires_on": expires_on}
+            client_id, mirid = self._identity_of(principal)
+            claims = {
+                "aud": resource.removesuffix("/.default"),
+                "iss": f"https://sts.windows.net/{TENANT_ID}/",
+                "iat": now,
+                "nbf": now,
+                "exp": expires_on,
+                "aio": uuid.uuid4().hex,
+                "appid": client_id,
+                "appidacr": "2",
+                "idp": f"https://sts.windows.net/{TENANT_ID}/",
+                "idtyp": "app",
+                "oid": principal,
+                "sub": principal,
+                "tid": TENANT_ID,
+                "uti": uuid.uuid4().hex[:22],
+                "ver": "1.0",
+                "xms_mirid": mirid,
+            }
+            token = self._sign(claims)
+            self.tokens[token] = {"resource": resource, "expires_on": expires_on, "oid": principal}
         return {
             "access_token": token,
             "expires_on": str(expires_on),
@@ -773,7 +846,27 @@ class Arm:
             "token_type": "Bearer",
         }
 
-    def check_token(self, authorization: str | None) -> None:
+    def _identity_of(self, principal_id: str) -> tuple[str, str]:
+        """(client id, resource id) of a principal: the app's, a user-assigned identity's, else itself."""
+        if principal_id == APP_PRINCIPAL_ID:
+            return APP_CLIENT_ID, APP_RESOURCE_ID
+        for res in self.store.of_type("Microsoft.ManagedIdentity/userAssignedIdentities"):
+            props = res.body.get("properties") or {}
+            if str(props.get("principalId", "")).lower() == principal_id:
+                return str(props.get("clientId", principal_id)), res.id
+        return principal_id, ""
+
+    def _sign(self, claims: dict[str, Any]) -> str:
+        def b64(data: bytes) -> str:
+            return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+        header = b64(json.dumps({"typ": "JWT", "alg": "HS256"}).encode())
+        payload = b64(json.dumps(claims, separators=(",", ":")).encode())
+        signature = hmac.new(self._token_key, f"{header}.{payload}".encode(), hashlib.sha256).digest()
+        return f"{header}.{payload}.{b64(signature)}"
+
+    def check_token(self, authorization: str | None) -> str:
+        """The caller's principal id (the token's ``oid``); 401 unless this simulator issued the token."""
         if not authorization or not authorization.lower().startswith("bearer "):
             raise ArmError(
                 401,
@@ -799,6 +892,7 @@ class Arm:
                 "It should exactly match with one of the allowed audiences 'https://management.core.windows.net/',"
                 "'https://management.azure.com/'.",
             )
+        return str(info["oid"])
 
     # ----- dispatch --------------------------------------------------------------------------------------
     def handle(self, method: str, raw_path: str, headers: dict[str, str], raw_body: bytes) -> Response:
@@ -839,7 +933,7 @@ class Arm:
         route, params, path_known = self.match(req.method, req.path)
         if route is not None:
             entry["resourceType"] = route.resource_type
-        self.check_token(req.headers.get("authorization"))
+        req.caller = self.check_token(req.headers.get("authorization"))
         fault = self.fault_for(
             req.method, req.path, route.resource_type if route else None, {"status", "drop"}
         )
@@ -868,6 +962,8 @@ class Arm:
                 "InvalidSubscriptionId",
                 f"The provided subscription identifier '{segments[1]}' is malformed or invalid.",
             )
+        # ARM authorizes before it looks for the resource (a 403 even where the group does not exist).
+        self.authorize(req, req.caller)
         if route is None:
             if path_known:
                 raise ArmError(405, "MethodNotAllowed", f"The requested method {req.method} is not allowed.")
@@ -905,15 +1001,6 @@ class Arm:
                         f"The resource group '{segments[3]}' is in deprovisioning state and cannot perform "
                         "this operation.",
                     )
-            action = route.permission_action(req.method)
-            if action and self.is_denied(segments[1], segments[3], action):
-                raise ArmError(
-                    403,
-                    "AuthorizationFailed",
-                    f"The client does not have authorization to perform action '{action}' over scope "
-                    f"'{req.path}' or the scope is invalid. If access was recently granted, please refresh "
-                    "your credentials.",
-                )
         req.lro_fault = self.fault_for(
             req.method, req.path, route.resource_type, {"lro_failed", "lro_canceled"}
         )
@@ -934,9 +1021,11 @@ class Arm:
                 ],
                 "faults": [f.to_dict() for f in self.faults],
                 "principals": sorted(self.principals),
-                "deniedPermissions": {k: sorted(v) for k, v in self.denied.items()},
+                "deniedPermissions": self.rbac.denies_by_scope(),
+                "grants": self.rbac.grants_body(),
                 "latencyScale": self.latency_scale,
                 "pollsToComplete": self.polls_to_complete,
+                "latencyOverrides": copy.deepcopy(self.latency_overrides),
             }
 
     def reset(self) -> None:
@@ -945,7 +1034,7 @@ class Arm:
             self.operations.clear()
             self.faults.clear()
             self.principals.clear()
-            self.denied.clear()
+            self.rbac.reset()
             self.log.clear()
             self.principal_replication_delay = 0.0
             self.principal_replication_requests = 0

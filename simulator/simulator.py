@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from simulator.arm import RETRY_AFTER, Arm, ArmError, Fault, Response
 from simulator.providers import register_all
+from simulator.rbac import APP_PRINCIPAL_ID, parse_grant_spec
 from simulator.server import CONTROL_PREFIX, Servers
 
 ARM_SCOPE = "https://management.azure.com/.default"
@@ -196,7 +197,79 @@ class Simulator:
             self.arm.faults.clear()
 
     def deny_permission(self, subscription_id: str, resource_group: str, action: str) -> None:
+        """Remove ``action`` (wildcards allowed) for every caller at that group and beneath it, whatever their
+        grants (ARM's deny assignments); the permissions API shows it in ``notActions``."""
         self.arm.deny_permission(subscription_id, resource_group, action)
+
+    # ----- grants (simulator/rbac.py) --------------------------------------------------------------------
+    @property
+    def app_principal_id(self) -> str:
+        """The principal (object) id of the app's managed identity: the ``oid`` of the tokens the identity
+        endpoint issues, and the principal of the default grant."""
+        return APP_PRINCIPAL_ID
+
+    def grant(self, role: str, scope: str, principal_id: str | None = None) -> dict[str, str]:
+        """Assign ``role`` (built-in name such as "Owner", a role definition GUID/id, or a custom role's
+        name) at ``scope`` (``/subscriptions/<id>[/resourceGroups/<rg>[/providers/...]]``, or
+        ``/subscriptions/*`` for every subscription) to ``principal_id`` (default: the app's identity)."""
+        with self.arm.lock:
+            return self.arm.rbac.grant_body(self.arm.rbac.add_grant(role, scope, principal_id))
+
+    def revoke_all(self, principal_id: str | None = None) -> None:
+        """Remove every grant of the principal (default: the app's identity), the configured ones and the
+        role assignments made for it through ARM."""
+        principal = (principal_id or APP_PRINCIPAL_ID).lower()
+        with self.arm.lock:
+            self.arm.rbac.revoke_all(principal)
+            for a in self.arm.assignments_at("/", principal):
+                if a.body is not None:
+                    self.arm.store.delete(a.body["id"])
+
+    def set_grants(self, grants: list[str | dict[str, str]]) -> list[dict[str, str]]:
+        """Replace all configured grants (every principal's) with ``grants``: each "[PRINCIPAL_ID:]ROLE@SCOPE"
+        or ``{"role", "scope", "principalId"?}``. An empty list leaves no configured grant at all."""
+        specs = [parse_grant_spec(g) if isinstance(g, str) else dict(g) for g in grants]
+        with self.arm.lock:
+            saved = list(self.arm.rbac.grants)
+            self.arm.rbac.grants = []
+            try:
+                for spec in specs:
+                    self.arm.rbac.add_grant(spec["role"], spec["scope"], spec.get("principalId"))
+            except (KeyError, ValueError):
+                self.arm.rbac.grants = saved
+                raise
+            return self.arm.rbac.grants_body()
+
+    def grants(self) -> list[dict[str, str]]:
+        """The configured grants: ``{"principalId", "role", "roleDefinitionId", "scope", "name"}`` each."""
+        with self.arm.lock:
+            return self.arm.rbac.grants_body()
+
+    def add_custom_role(
+        self,
+        role_name: str,
+        actions: list[str],
+        not_actions: list[str] | None = None,
+        data_actions: list[str] | None = None,
+        not_data_actions: list[str] | None = None,
+        assignable_scopes: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """Define a custom role (as ``PUT .../roleDefinitions/{id}`` would); returns its ARM body."""
+        with self.arm.lock:
+            role = self.arm.rbac.add_custom_role(
+                role_name,
+                actions,
+                not_actions or (),
+                data_actions or (),
+                not_data_actions or (),
+                assignable_scopes or ("/",),
+            )
+            return role.body()
+
+    def token_for(self, principal_id: str | None = None, resource: str = ARM_SCOPE) -> str:
+        """An access token of another principal (a user-assigned identity, a test's operator ...): the JWT
+        the identity endpoint would issue to that identity."""
+        return str(self.arm.issue_token(resource.removesuffix("/.default"), principal_id)["access_token"])
 
     def register_principal(self, principal_id: str, principal_type: str = "ServicePrincipal") -> None:
         self.arm.register_principal(principal_id, principal_type)
@@ -238,7 +311,36 @@ class Simulator:
         resource = query.get("resource")
         if not resource:
             return 400, {"statusCode": 400, "message": "The resource parameter is required."}
-        return 200, self.arm.issue_token(resource)
+        principal = self._identity_principal(query)
+        if principal is None:
+            return 400, {
+                "statusCode": 400,
+                "message": "No User Assigned or Delegated Managed Identity found for specified "
+                "ClientId/ResourceId/PrincipalId.",
+            }
+        return 200, self.arm.issue_token(resource, principal)
+
+    def _identity_principal(self, query: dict[str, str]) -> str | None:
+        """The principal a token request names: the app's system identity, or a user-assigned identity by
+        ``client_id`` / ``principal_id`` / ``mi_res_id`` (App Service's parameters)."""
+        wanted = {
+            "clientId": query.get("client_id"),
+            "principalId": query.get("principal_id"),
+            "id": query.get("mi_res_id"),
+        }
+        if not any(wanted.values()):
+            return APP_PRINCIPAL_ID
+        with self.arm.lock:
+            for res in self.arm.store.of_type("Microsoft.ManagedIdentity/userAssignedIdentities"):
+                props = res.body.get("properties") or {}
+                have = {
+                    "clientId": props.get("clientId"),
+                    "principalId": props.get("principalId"),
+                    "id": res.id,
+                }
+                if all(str(have[k]).lower() == v.lower() for k, v in wanted.items() if v):
+                    return str(props.get("principalId"))
+        return None
 
     # ----- control API -----------------------------------------------------------------------------------
     def control(self, method: str, raw_path: str, body: bytes) -> Response:
@@ -288,6 +390,8 @@ class Simulator:
         if what == "permissions/deny" and method == "POST":
             self.deny_permission(data["subscriptionId"], data["resourceGroup"], data["action"])
             return Response(204)
+        if what == "grants":
+            return self._control_grants(method, query, data)
         if what == "principals" and method == "POST":
             self.register_principal(data["principalId"], data.get("principalType", "ServicePrincipal"))
             return Response(204)
@@ -316,3 +420,21 @@ class Simulator:
                     },
                 )
         return ArmError(404, "NotFound", f"No control operation {method} /_simulator/{what}.").response()
+
+    def _control_grants(self, method: str, query: dict[str, str], data: Any) -> Response:
+        """GET: the configured grants; POST {role, scope, principalId?}: add one; PUT [grant, ...]: replace
+        all ("ROLE@SCOPE" strings or objects); DELETE [?principalId=]: revoke (default: the app's)."""
+        if method == "GET":
+            return Response(200, self.grants())
+        if method == "POST":
+            if not isinstance(data, dict):
+                raise ValueError("a grant is a JSON object {role, scope, principalId?}")
+            return Response(201, self.grant(data["role"], data["scope"], data.get("principalId")))
+        if method == "PUT":
+            if not isinstance(data, list):
+                raise ValueError("PUT grants takes a JSON list of grants")
+            return Response(200, self.set_grants(data))
+        if method == "DELETE":
+            self.revoke_all(query.get("principalId"))
+            return Response(204)
+        return ArmError(405, "MethodNotAllowed", f"{method} /_simulator/grants is not allowed.").response()

@@ -22,6 +22,7 @@ import re
 from typing import Any
 
 from simulator.arm import TENANT_ID, Arm, ArmError, Request, Response, is_guid, parse_resource_id, utc_now_iso
+from simulator.rbac import APP_PRINCIPAL_ID, Assignment, scope_covers
 
 RA_TYPE = "Microsoft.Authorization/roleAssignments"
 RD_TYPE = "Microsoft.Authorization/roleDefinitions"
@@ -31,92 +32,16 @@ RA_LIST = "/{scope*}/providers/Microsoft.Authorization/roleAssignments"
 RD_ITEM = "/{scope*}/providers/Microsoft.Authorization/roleDefinitions/{roleDefinitionId}"
 RD_LIST = "/{scope*}/providers/Microsoft.Authorization/roleDefinitions"
 RG = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}"
+# Permissions_ListForResourceGroup and Permissions_ListForResource: there is no subscription-scope variant.
 PERMISSIONS = RG + "/providers/Microsoft.Authorization/permissions"
+RESOURCE_PERMISSIONS = (
+    RG + "/providers/{resourceProviderNamespace}/{resourcePath*}"
+    "/providers/Microsoft.Authorization/permissions"
+)
+PERMISSIONS_TYPE = "Microsoft.Authorization/permissions"
+# Creation time shown on the simulator's configured grants (they were made before any run).
+GRANT_CREATED_ON = "2024-01-01T00:00:00.0000000Z"
 
-# Built-in roles (GUIDs are the same in every tenant). name -> (guid, description, actions, dataActions)
-BUILT_IN_ROLES: dict[str, tuple[str, str, list[str], list[str]]] = {
-    "Owner": (
-        "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
-        "Grants full access to manage all resources, including the ability to assign roles in Azure RBAC.",
-        ["*"],
-        [],
-    ),
-    "Contributor": (
-        "b24988ac-6180-42a0-ab88-20f7382dd24c",
-        "Grants full access to manage all resources, but does not allow you to assign roles in Azure RBAC.",
-        ["*"],
-        [],
-    ),
-    "Reader": (
-        "acdd72a7-3385-48ef-bd42-f606fba81ae7",
-        "View all resources, but does not allow any changes.",
-        ["*/read"],
-        [],
-    ),
-    "User Access Administrator": (
-        "18d7d88d-d35e-4fb5-a5c3-7773c4a72b9d",
-        "Lets you manage user access to Azure resources.",
-        ["*/read", "Microsoft.Authorization/*"],
-        [],
-    ),
-    "AcrPull": (
-        "7f951dda-4ed3-4680-a7ca-43fe172d538d",
-        "acr pull",
-        ["Microsoft.ContainerRegistry/registries/pull/read"],
-        [],
-    ),
-    "AcrPush": (
-        "8311e382-0749-4cb8-b61a-304f252e45ec",
-        "acr push",
-        [
-            "Microsoft.ContainerRegistry/registries/pull/read",
-            "Microsoft.ContainerRegistry/registries/push/write",
-        ],
-        [],
-    ),
-    "AcrDelete": (
-        "c2f4ef07-c644-48eb-af81-4b1b4947fb11",
-        "acr delete",
-        ["Microsoft.ContainerRegistry/registries/artifacts/delete"],
-        [],
-    ),
-    "Azure Kubernetes Service Cluster User Role": (
-        "4abbcc35-e782-43d8-92c5-2d3f1bd2253f",
-        "List cluster user credential action.",
-        [
-            "Microsoft.ContainerService/managedClusters/listClusterUserCredential/action",
-            "Microsoft.ContainerService/managedClusters/read",
-        ],
-        [],
-    ),
-    "Network Contributor": (
-        "4d97b98b-1d4f-4787-a291-c67834d212e7",
-        "Lets you manage networks, but not access to them.",
-        [
-            "Microsoft.Authorization/*/read",
-            "Microsoft.Network/*",
-            "Microsoft.Resources/subscriptions/resourceGroups/read",
-        ],
-        [],
-    ),
-    "Managed Identity Operator": (
-        "f1a07417-d97a-45cb-824c-7a7467783830",
-        "Read and Assign User Assigned Identity",
-        [
-            "Microsoft.ManagedIdentity/userAssignedIdentities/*/read",
-            "Microsoft.ManagedIdentity/userAssignedIdentities/*/assign/action",
-        ],
-        [],
-    ),
-}
-_NOT_ACTIONS = {
-    "Contributor": [
-        "Microsoft.Authorization/*/Delete",
-        "Microsoft.Authorization/*/Write",
-        "Microsoft.Authorization/elevateAccess/Action",
-    ],
-}
-ROLES_BY_GUID = {guid: name for name, (guid, *_rest) in BUILT_IN_ROLES.items()}
 _ROLE_DEF_ID = re.compile(
     r"^(?:/subscriptions/(?P<sub>[^/]+))?/providers/Microsoft\.Authorization/roleDefinitions/(?P<guid>[^/]+)$",
     re.IGNORECASE,
@@ -128,7 +53,8 @@ def register(arm: Arm) -> None:
     for method, handler in (("PUT", put_assignment), ("GET", get_assignment), ("DELETE", delete_assignment)):
         arm.route(method, RA_ITEM, handler, resource_type=RA_TYPE, api_versions=API_VERSIONS)
     arm.route("GET", RA_LIST, list_assignments, resource_type=RA_TYPE, api_versions=API_VERSIONS)
-    arm.route("GET", RD_ITEM, get_definition, resource_type=RD_TYPE, api_versions=API_VERSIONS)
+    for method, handler in (("GET", get_definition), ("PUT", put_definition), ("DELETE", delete_definition)):
+        arm.route(method, RD_ITEM, handler, resource_type=RD_TYPE, api_versions=API_VERSIONS)
     arm.route(
         "GET",
         "/providers/Microsoft.Authorization/roleDefinitions/{roleDefinitionId}",
@@ -137,79 +63,113 @@ def register(arm: Arm) -> None:
         api_versions=API_VERSIONS,
     )
     arm.route("GET", RD_LIST, list_definitions, resource_type=RD_TYPE, api_versions=API_VERSIONS)
-    arm.route(
-        "GET",
-        PERMISSIONS,
-        get_permissions,
-        resource_type="Microsoft.Authorization/permissions",
-        api_versions=API_VERSIONS,
-    )
+    for template in (PERMISSIONS, RESOURCE_PERMISSIONS):
+        arm.route("GET", template, get_permissions, resource_type=PERMISSIONS_TYPE, api_versions=API_VERSIONS)
 
 
 # ----- role definitions -------------------------------------------------------------------------------------
-def role_definition(name: str, subscription_id: str | None) -> dict[str, Any]:
-    guid, description, actions, data_actions = BUILT_IN_ROLES[name]
-    prefix = f"/subscriptions/{subscription_id}" if subscription_id else ""
-    return {
-        "id": f"{prefix}/providers/Microsoft.Authorization/roleDefinitions/{guid}",
-        "name": guid,
-        "type": RD_TYPE,
-        "properties": {
-            "roleName": name,
-            "type": "BuiltInRole",
-            "description": description,
-            "assignableScopes": ["/"],
-            "permissions": [
-                {
-                    "actions": list(actions),
-                    "notActions": list(_NOT_ACTIONS.get(name, [])),
-                    "dataActions": list(data_actions),
-                    "notDataActions": [],
-                }
-            ],
-            "createdOn": "2015-02-02T21:55:09.8806423Z",
-            "updatedOn": "2024-01-01T00:00:00.0000000Z",
-            "createdBy": None,
-            "updatedBy": None,
-        },
-    }
-
-
 def _scope_subscription(scope: str) -> str | None:
     return parse_resource_id("/" + scope.strip("/")).get("subscription")
 
 
+def _definition_not_found(guid: str) -> ArmError:
+    return ArmError(
+        404, "RoleDefinitionDoesNotExist", f"The specified role definition with ID '{guid}' does not exist."
+    )
+
+
 def get_definition(arm: Arm, req: Request) -> Response:
     guid = req.params["roleDefinitionId"].lower()
-    name = ROLES_BY_GUID.get(guid)
-    if name is None:
-        raise ArmError(
-            404,
-            "RoleDefinitionDoesNotExist",
-            f"The specified role definition with ID '{guid}' does not exist.",
-        )
-    return Response(200, role_definition(name, _scope_subscription(req.params.get("scope", ""))))
+    role = arm.rbac.role(guid) if is_guid(guid) else None
+    if role is None:
+        raise _definition_not_found(guid)
+    return Response(200, role.body(_scope_subscription(req.params.get("scope", ""))))
 
 
 def list_definitions(arm: Arm, req: Request) -> Response:
-    wanted = None
-    flt = req.query.get("$filter", "")
-    m = re.match(r"^\s*roleName\s+eq\s+'(?P<name>[^']*)'\s*$", flt, re.IGNORECASE)
-    if m:
-        wanted = m.group("name").lower()
-    elif flt and not re.match(r"^\s*type\s+eq\s+'BuiltInRole'\s*$", flt, re.IGNORECASE):
+    flt = (req.query.get("$filter") or "").strip()
+    by_name = re.fullmatch(r"roleName\s+eq\s+'(?P<name>[^']*)'", flt, re.IGNORECASE)
+    by_type = re.fullmatch(r"type\s+eq\s+'(?P<type>BuiltInRole|CustomRole)'", flt, re.IGNORECASE)
+    if flt and not (by_name or by_type):
         raise ArmError(400, "UnsupportedQuery", f"The filter '{flt}' is not supported.")
-    sub = _scope_subscription(req.params["scope"])
-    return Response(
-        200,
-        {
-            "value": [
-                role_definition(name, sub)
-                for name in BUILT_IN_ROLES
-                if wanted is None or name.lower() == wanted
-            ]
-        },
-    )
+    scope = "/" + req.params["scope"].strip("/")
+    roles = [
+        r
+        for r in arm.rbac.all_roles()
+        if any(scope_covers(s, scope) or scope_covers(scope, s) for s in r.assignable_scopes)
+        and (by_name is None or r.role_name.lower() == by_name.group("name").lower())
+        and (by_type is None or r.role_type.lower() == by_type.group("type").lower())
+    ]
+    sub = _scope_subscription(scope)
+    return Response(200, {"value": [r.body(sub) for r in roles]})
+
+
+def _permission_block(value: Any) -> dict[str, list[str]]:
+    if not isinstance(value, dict):
+        raise ArmError(400, "InvalidRoleDefinition", "Each entry of 'permissions' must be an object.")
+    out: dict[str, list[str]] = {}
+    for key in ("actions", "notActions", "dataActions", "notDataActions"):
+        items = value.get(key) or []
+        if not isinstance(items, list) or not all(isinstance(i, str) and i for i in items):
+            raise ArmError(400, "InvalidActionOrNotAction", f"'permissions.{key}' must be a list of actions.")
+        out[key] = items
+    return out
+
+
+def put_definition(arm: Arm, req: Request) -> Response:
+    """A custom role (``type: CustomRole``): one permission block and its assignable scopes."""
+    guid = req.params["roleDefinitionId"].lower()
+    if not is_guid(guid):
+        raise ArmError(400, "InvalidRoleDefinitionId", f"The role definition ID '{guid}' is not valid.")
+    props = req.json_object().get("properties")
+    if not isinstance(props, dict):
+        raise ArmError(400, "InvalidRequestContent", "The request content is missing 'properties'.")
+    role_name = props.get("roleName")
+    if not isinstance(role_name, str) or not role_name.strip():
+        raise ArmError(
+            400, "RoleDefinitionNameNullOrEmpty", "The role definition name cannot be null or empty."
+        )
+    blocks = props.get("permissions")
+    if not isinstance(blocks, list) or len(blocks) != 1:
+        raise ArmError(400, "InvalidRoleDefinition", "'permissions' must hold exactly one permission object.")
+    block = _permission_block(blocks[0])
+    scopes = props.get("assignableScopes")
+    if not isinstance(scopes, list) or not scopes or not all(isinstance(s, str) and s for s in scopes):
+        raise ArmError(400, "InvalidRoleDefinition", "'assignableScopes' must name at least one scope.")
+    if guid in {r.guid for r in arm.rbac.all_roles() if r.role_type == "BuiltInRole"}:
+        raise ArmError(400, "InvalidRoleDefinition", f"The role definition '{guid}' is a built-in role.")
+    existed = guid in arm.rbac.custom_roles
+    try:
+        role = arm.rbac.add_custom_role(
+            role_name=role_name,
+            actions=block["actions"],
+            not_actions=block["notActions"],
+            data_actions=block["dataActions"],
+            not_data_actions=block["notDataActions"],
+            assignable_scopes=scopes,
+            description=str(props.get("description") or ""),
+            guid=guid,
+            created_on=utc_now_iso(),
+        )
+    except ValueError as exc:
+        raise ArmError(409, "RoleDefinitionWithSameNameExists", str(exc)) from exc
+    if not role.permissions[0].actions and not role.permissions[0].data_actions:
+        del arm.rbac.custom_roles[guid]
+        raise ArmError(400, "InvalidActionOrNotAction", "The role definition must grant at least one action.")
+    return Response(200 if existed else 201, role.body(_scope_subscription(req.params["scope"])))
+
+
+def delete_definition(arm: Arm, req: Request) -> Response:
+    guid = req.params["roleDefinitionId"].lower()
+    role = arm.rbac.custom_roles.get(guid)
+    if role is None:
+        return Response(204)
+    if any(a.role_guid.lower() == guid for a in _all_assignments(arm)):
+        raise ArmError(
+            409, "RoleDefinitionHasAssignments", "There are existing role assignments referencing role."
+        )
+    del arm.rbac.custom_roles[guid]
+    return Response(200, role.body(_scope_subscription(req.params["scope"])))
 
 
 # ----- role assignments -------------------------------------------------------------------------------------
@@ -227,6 +187,18 @@ def _check_scope(arm: Arm, scope: str) -> None:
         return  # the core answered ResourceGroupNotFound already if it is missing
     if arm.store.get(scope) is None:
         raise arm.not_found(scope)
+
+
+def _principal_type(arm: Arm, principal_id: str) -> str:
+    if principal_id.lower() == APP_PRINCIPAL_ID:
+        return "ServicePrincipal"
+    return str(arm.principals[principal_id.lower()]["type"])
+
+
+def _principal_visible(arm: Arm, req: Request, principal_id: str) -> bool:
+    if principal_id.lower() == APP_PRINCIPAL_ID:
+        return True  # the app's own identity exists before any run
+    return arm.principal_visible(principal_id, req.method, req.path, RA_TYPE)
 
 
 def put_assignment(arm: Arm, req: Request) -> Response:
@@ -251,7 +223,7 @@ def put_assignment(arm: Arm, req: Request) -> Response:
     if not m or not is_guid(m.group("guid")):
         raise ArmError(400, "InvalidRoleDefinitionId", f"The role definition ID '{role_id}' is not valid.")
     role_guid = m.group("guid").lower()
-    if role_guid not in ROLES_BY_GUID:
+    if arm.rbac.role(role_guid) is None:
         raise ArmError(
             400,
             "RoleDefinitionDoesNotExist",
@@ -280,7 +252,7 @@ def put_assignment(arm: Arm, req: Request) -> Response:
                 "Tenant ID, application ID, principal ID, and scope are not allowed to be updated.",
             )
         return Response(200, copy.deepcopy(existing.body))
-    if not arm.principal_visible(principal_id, req.method, req.path, RA_TYPE):
+    if not _principal_visible(arm, req, principal_id):
         raise ArmError(
             400,
             "PrincipalNotFound",
@@ -290,7 +262,7 @@ def put_assignment(arm: Arm, req: Request) -> Response:
             "case, set the role assignment principalType property to a value, such as ServicePrincipal, "
             "User, or Group. See https://aka.ms/docs-principaltype",
         )
-    actual_type = arm.principals[principal_id.lower()]["type"]
+    actual_type = _principal_type(arm, principal_id)
     if principal_type is not None and principal_type != actual_type:
         raise ArmError(
             400,
@@ -334,16 +306,55 @@ def _role_guid(role_definition_id: str) -> str:
     return role_definition_id.rstrip("/").rsplit("/", 1)[-1].lower()
 
 
+def _grant_body(arm: Arm, a: Assignment) -> dict[str, Any]:
+    """A configured grant shown as ARM shows a role assignment."""
+    sub = _scope_subscription(a.scope)
+    return {
+        "id": f"{a.scope}/providers/{RA_TYPE}/{a.name}",
+        "name": a.name,
+        "type": RA_TYPE,
+        "properties": {
+            "roleDefinitionId": f"/subscriptions/{sub}/providers/{RD_TYPE}/{a.role_guid}",
+            "principalId": a.principal_id,
+            "principalType": a.principal_type,
+            "scope": a.scope,
+            "condition": None,
+            "conditionVersion": None,
+            "description": None,
+            "delegatedManagedIdentityResourceId": None,
+            "createdOn": GRANT_CREATED_ON,
+            "updatedOn": GRANT_CREATED_ON,
+            "createdBy": None,
+            "updatedBy": None,
+        },
+    }
+
+
+def _assignment_body(arm: Arm, a: Assignment) -> dict[str, Any]:
+    return copy.deepcopy(a.body) if a.body is not None else _grant_body(arm, a)
+
+
+def _all_assignments(arm: Arm) -> list[Assignment]:
+    """Every assignment in the simulated directory: ARM-made ones and configured grants (each subscription
+    seen so far for the ``/subscriptions/*`` ones is not enumerable: those are not listed here)."""
+    return [a for a in arm.assignments_at("/") if a.body is not None] + [
+        Assignment(g.principal_id, g.role_guid, g.scope, g.name)
+        for g in arm.rbac.grants
+        if "*" not in g.scope
+    ]
+
+
 def get_assignment(arm: Arm, req: Request) -> Response:
-    rid = f"{_scope_id(req)}/providers/{RA_TYPE}/{req.params['roleAssignmentName']}"
-    res = arm.store.get(rid)
-    if res is None:
-        raise ArmError(
-            404,
-            "RoleAssignmentNotFound",
-            f"The role assignment '{req.params['roleAssignmentName']}' is not found.",
-        )
-    return Response(200, copy.deepcopy(res.body))
+    scope = _scope_id(req)
+    name = req.params["roleAssignmentName"].lower()
+    for a in arm.assignments_at(scope):
+        if a.name.lower() == name and a.scope.lower() == scope.lower():
+            return Response(200, _assignment_body(arm, a))
+    raise ArmError(
+        404,
+        "RoleAssignmentNotFound",
+        f"The role assignment '{req.params['roleAssignmentName']}' is not found.",
+    )
 
 
 def delete_assignment(arm: Arm, req: Request) -> Response:
@@ -356,9 +367,8 @@ def delete_assignment(arm: Arm, req: Request) -> Response:
     return Response(200, body)
 
 
-def list_assignments(arm: Arm, req: Request) -> Response:
-    scope = _scope_id(req).lower()
-    flt = req.query.get("$filter", "") or ""
+def _list_filter(flt: str) -> tuple[bool, str | None]:
+    """(atScope(), principal id) from a role-assignment list ``$filter``."""
     at_scope = False
     principal = None
     for clause in re.split(r"\s+and\s+", flt.strip(), flags=re.IGNORECASE) if flt.strip() else []:
@@ -372,24 +382,31 @@ def list_assignments(arm: Arm, req: Request) -> Response:
             principal = m.group("id").lower()
             continue
         raise ArmError(400, "UnsupportedQuery", f"The filter '{flt}' is not supported.")
-    out = []
-    for ra in arm.store.of_type(RA_TYPE):
-        p = ra.body["properties"]
-        ra_scope = p["scope"].lower()
-        above_or_at = scope == ra_scope or scope.startswith(ra_scope + "/")
-        below = ra_scope.startswith(scope + "/")
-        if not (above_or_at or (below and not at_scope)):
-            continue
-        if principal and p["principalId"].lower() != principal:
-            continue
-        out.append(copy.deepcopy(ra.body))
-    return Response(200, {"value": out})
+    return at_scope, principal
+
+
+def list_assignments(arm: Arm, req: Request) -> Response:
+    """Assignments at the scope and above it (inherited), and below it unless ``atScope()``, as ARM lists."""
+    scope = _scope_id(req)
+    at_scope, principal = _list_filter(req.query.get("$filter", "") or "")
+    found = arm.assignments_at(scope, principal)
+    if not at_scope:
+        found += [
+            a
+            for a in _all_assignments(arm)
+            if scope_covers(scope, a.scope)
+            and a.scope.lower() != scope.lower()
+            and (principal is None or a.principal_id.lower() == principal)
+        ]
+    return Response(200, {"value": [_assignment_body(arm, a) for a in found]})
 
 
 # ----- permissions ------------------------------------------------------------------------------------------
 def get_permissions(arm: Arm, req: Request) -> Response:
-    denied = arm.denied_actions(req.subscription_id, req.resource_group)
-    return Response(
-        200,
-        {"value": [{"actions": ["*"], "notActions": denied, "dataActions": [], "notDataActions": []}]},
-    )
+    """The caller's permissions at a group or resource: one entry per applicable assignment (inherited ones
+    included); a simulator deny at or above the scope shows in each entry's ``notActions``."""
+    scope = req.path.rsplit("/providers/Microsoft.Authorization/permissions", 1)[0]
+    if scope.lower().endswith("/providers/microsoft.authorization/permissions"):
+        scope = scope[: -len("/providers/microsoft.authorization/permissions")]
+    scope = "/" + scope.strip("/")
+    return Response(200, {"value": arm.rbac.permissions(arm.assignments_at(scope, req.caller), scope)})

@@ -11,6 +11,7 @@ from simulator.testing import sdk_client
 from tests.simulator.helpers import example, with_status
 
 ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
+OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
 EXAMPLE_SUB = "a925f2f7-5c63-4b7b-8799-25a5f97bc3b2"
 
 
@@ -114,8 +115,15 @@ def test_get_matches_example(simulator, auth):
 def test_list_for_scope_matches_example(simulator, auth):
     ex = _seed_example_assignment(simulator, auth, "RoleAssignments_Get.json")
     listed = example("authorization/RoleAssignments_ListForScope.json")
-    items = list(auth.role_assignments.list_for_scope("/" + listed["parameters"]["scope"]))
+    listed_items = list(auth.role_assignments.list_for_scope("/" + listed["parameters"]["scope"]))
     expected = listed["responses"]["200"]["body"]["value"]
+    # The caller's own assignment (the default grant: the app's identity is Owner of the subscription) is
+    # listed too, as ARM lists the caller's; the rest is the example.
+    own = [i for i in listed_items if i.principal_id == simulator.app_principal_id]
+    assert [(i.scope, i.role_definition_id.rsplit("/", 1)[-1]) for i in own] == [
+        ("/" + listed["parameters"]["scope"], OWNER)
+    ]
+    items = [i for i in listed_items if i.principal_id != simulator.app_principal_id]
     assert [(i.id, i.principal_id, i.scope) for i in items] == [
         (e["id"], e["properties"]["principalId"], e["properties"]["scope"]) for e in expected
     ]
@@ -199,7 +207,10 @@ def test_exists_and_update_not_permitted(simulator, auth, msi):
     )
     assert len(listed) == 2  # the one at the group and the inherited one from the subscription
     at_scope = list(auth.role_assignments.list_for_scope(f"/subscriptions/{EXAMPLE_SUB}", filter="atScope()"))
-    assert len(at_scope) == 1
+    # the identity's AcrPull there, and the caller's own Owner (the default grant)
+    assert sorted((a.principal_id, a.role_definition_id.rsplit("/", 1)[-1]) for a in at_scope) == sorted(
+        [(identity.principal_id, ACR_PULL), (simulator.app_principal_id, OWNER)]
+    )
 
 
 @pytest.mark.parametrize(

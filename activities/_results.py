@@ -1,7 +1,8 @@
-"""The activity result shapes (docs/DESIGN.md, "Activity contract") and the created-vs-existing rule.
+"""The activity result shapes (docs/DESIGN.md, "Activity contract") and the adapter every activity goes
+through: Azure failures returned classified, creates that fail half-way, resources put right after a failure.
 
-Plain functions, no SDK imports: every activity builds its answer through these so the orchestrator sees one
-shape, and the rule "a resource carrying this run's runId was created by this run" lives in one place.
+Plain functions, no SDK imports at module level: every activity builds its answer through these so the
+orchestrator sees one shape. Who made a resource is decided in `provisioning.ownership`.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ from collections.abc import Callable, Mapping
 from enum import Enum
 from typing import Any, TypeVar
 
-from provisioning import naming
+from provisioning import adoption
+from provisioning.ownership import CREATED, EXISTING
 
-CREATED = "created"
-EXISTING = "existing"
+__all__ = ["CREATED", "EXISTING"]
 
 # Codes the activities themselves decide (ARM's own codes come from provisioning.errors.classify).
 INCOMPATIBLE_EXISTING = "IncompatibleExistingResource"
@@ -24,6 +25,7 @@ CLUSTER_FAILED = "ClusterProvisioningFailed"
 ALREADY_IN_USE = "AlreadyInUse"
 SOFT_DELETE_CONFLICT = "RetentionSoftDeleteConflict"
 DNS_ZONE_NOT_FOUND = "PrivateDnsZoneNotFound"
+RESOURCE_FAILED_STATE = "ResourceFailedState"
 
 Result = dict[str, Any]
 T = TypeVar("T")
@@ -69,47 +71,6 @@ def incompatible(kind: str, name: str, rules: list[str]) -> Result:
     )
 
 
-# ---------------------------------------------------------------- who made it
-
-
-def run_tags(user_tags: Mapping[str, str] | None, instance_id: str, run_id: str) -> dict[str, str]:
-    """Tags for a resource this run creates: the user's, plus which setup and which run made it."""
-    tags = dict(user_tags or {})
-    tags[naming.RUN_TAG_INSTANCE] = instance_id
-    tags[naming.RUN_TAG_RUN] = run_id
-    return tags
-
-
-def action_from_tags(tags: Mapping[str, str] | None, run_id: str) -> str:
-    """`created` when the resource carries this run's runId tag (an activity re-executed after a host crash
-    finds its own work), else `existing` (never deleted by a rollback)."""
-    if tags and run_id and tags.get(naming.RUN_TAG_RUN) == run_id:
-        return CREATED
-    return EXISTING
-
-
-def action_from_snapshot(resource_id: str, existed_before: list[str] | None, fallback: str) -> str:
-    """Subnets and peerings carry no tags. Preflight lists the ones that existed before the run
-    (`existedBefore`): one found now that is not on that list can only be this run's (an activity re-executed
-    after a host crash), so it is `created`. Without a snapshot the caller's own rule (`fallback`) decides."""
-    if existed_before is None:
-        return fallback
-    if resource_id.casefold() in {known.casefold() for known in existed_before}:
-        return EXISTING
-    return CREATED
-
-
-def role_assignment_description(run_id: str) -> str:
-    """Role assignments have no tags; their description carries the runId instead."""
-    return f"{naming.RUN_TAG_RUN}={run_id}"
-
-
-def action_from_description(description: str | None, run_id: str) -> str:
-    if description and run_id and description.strip() == role_assignment_description(run_id):
-        return CREATED
-    return EXISTING
-
-
 # ---------------------------------------------------------------- creates that fail half-way
 
 
@@ -141,6 +102,74 @@ def create(start: Callable[[], T], *, lookup: Callable[[], Any], resource_type: 
         raise CreateFailed(exc, resource(left.id, resource_type, CREATED)) from exc
 
 
+# ---------------------------------------------------------------- resources left Failed
+
+
+class NotPutRight(Exception):
+    """A resource of this run's was found Failed/Canceled and PUTting it again did not make it right."""
+
+    def __init__(self, result: Result) -> None:
+        super().__init__(result["error"]["message"])
+        self.result = result
+
+
+def failed_state(
+    kind: str,
+    resource_id: str,
+    detail: str,
+    *,
+    transient: bool,
+    resources: list[dict[str, str]] | None = None,
+) -> Result:
+    """ResourceFailedState naming the resource; `resources` are this run's, reported so rollback sees them."""
+    result = error(
+        RESOURCE_FAILED_STATE,
+        f"{kind} '{resource_id}' was left Failed by an earlier operation and could not be put right: "
+        f"{detail}",
+        transient=transient,
+        resourceId=resource_id,
+    )
+    if resources:
+        result["resources"] = list(resources)
+    return result
+
+
+def not_succeeded(state: Any) -> str | None:
+    """What is wrong with a resource whose operation answered, judged by its provisioningState."""
+    state = plain(state)
+    return None if adoption.is_succeeded(state) else f"its provisioningState is {state or 'unknown'}"
+
+
+def put_right(
+    put: Callable[[], T],
+    *,
+    kind: str,
+    resource_id: str,
+    wrong: Callable[[T], str | None],
+    resources: list[dict[str, str]] | None = None,
+) -> T:
+    """PUT again, with the wanted body, a resource of this run's that an earlier operation left Failed or
+    Canceled (ARM's documented way to put it right), then check it: `wrong(answer)` says what is still not
+    right, or None. Raises NotPutRight: the activity answers ResourceFailedState naming the resource,
+    transient when the cause is (so the orchestrator's retry budget applies, and each retry PUTs again)."""
+    from azure.core.exceptions import AzureError
+
+    from provisioning import errors
+
+    try:
+        made = put()
+    except AzureError as exc:
+        failure = errors.classify(exc)
+        detail = f"{failure.code}: {failure.message}"
+        raise NotPutRight(
+            failed_state(kind, resource_id, detail, transient=failure.transient, resources=resources)
+        ) from exc
+    problem = wrong(made)
+    if problem is not None:
+        raise NotPutRight(failed_state(kind, resource_id, problem, transient=True, resources=resources))
+    return made
+
+
 # ---------------------------------------------------------------- the adapter every activity goes through
 
 
@@ -159,6 +188,9 @@ def arm_activity(body: Callable[[dict[str, Any]], Result]) -> Callable[[dict[str
         created: list[dict[str, str]] = []
         try:
             return body(payload)
+        except NotPutRight as failed:
+            _log.warning("%s: %s", body.__name__, failed.result["error"]["code"])
+            return failed.result
         except CreateFailed as failed:
             exc: BaseException = failed.cause
             created.append(failed.created)

@@ -8,7 +8,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from activities import _results, arm
-from provisioning import errors, naming
+from provisioning import deletion, errors, naming, ownership
 
 bp = df.Blueprint()
 
@@ -31,7 +31,7 @@ def ensure_role_assignment(payload: dict[str, Any]) -> dict[str, Any]:
 
     found = arm.get_or_none(assignments.get, scope, name)
     if found is not None:
-        action = _results.action_from_description(found.description, run_id)
+        action = ownership.action_from_description(found.description, run_id)
         return _results.ok([_results.resource(found.id, ROLE_ASSIGNMENT_TYPE, action)], {"id": found.id})
 
     from azure.core.exceptions import HttpResponseError
@@ -41,7 +41,7 @@ def ensure_role_assignment(payload: dict[str, Any]) -> dict[str, Any]:
         role_definition_id=naming.role_definition_id(subscription_id, role_guid),
         principal_id=principal_id,
         principal_type=payload.get("principalType") or "ServicePrincipal",
-        description=_results.role_assignment_description(run_id),
+        description=ownership.role_assignment_description(run_id),
     )
     try:
         created = assignments.create(scope, name, parameters)
@@ -67,3 +67,41 @@ def _find_existing(assignments: Any, scope: str, role_guid: str, principal_id: s
         if same_role and naming.same_resource_id(assignment.scope, scope):
             return assignment.id
     return None
+
+
+def delete(subscription_id: str, resource_id: str, resource_type: str) -> dict[str, bool]:
+    """Delete the role assignment (rollback) by its id: immediate."""
+    arm.authorization(subscription_id).role_assignments.delete_by_id(resource_id)
+    return deletion.outcome(True)
+
+
+def resource_group_permissions(subscription_id: str, resource_group: str) -> list[dict[str, list[str]]]:
+    """GET Microsoft.Authorization/permissions on the group: what the caller may do there (preflight)."""
+    permissions = arm.authorization(subscription_id).permissions
+    return [
+        {"actions": list(entry.actions or []), "notActions": list(entry.not_actions or [])}
+        for entry in permissions.list_for_resource_group(resource_group)
+    ]
+
+
+# ---------------------------------------------------------------- read-only inspection (plan, teardown)
+
+
+@bp.activity_trigger(input_name="payload")
+@_results.arm_activity
+def inspect_role_assignments(payload: dict[str, Any]) -> dict[str, Any]:
+    """Read each wanted assignment (no write): under its deterministic name, else the same (scope, role,
+    principal) under another name (`otherId`: a setup would answer RoleAssignmentExists and adopt it)."""
+    assignments = arm.authorization(payload["subscriptionId"]).role_assignments
+    found = []
+    for wanted in payload["assignments"]:
+        scope, role_guid, principal_id = wanted["scope"], wanted["roleDefinitionGuid"], wanted["principalId"]
+        name = naming.role_assignment_name(scope, role_guid, principal_id)
+        assignment = arm.get_or_none(assignments.get, scope, name)
+        answer = {**wanted, "exists": assignment is not None}
+        if assignment is not None:
+            answer.update(id=assignment.id, description=assignment.description)
+        else:
+            answer["otherId"] = _find_existing(assignments, scope, role_guid, principal_id)
+        found.append(answer)
+    return _results.ok([], {"assignments": found})

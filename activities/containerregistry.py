@@ -7,11 +7,15 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from activities import _compat, _results, arm
+from activities import _results, arm
+from provisioning import adoption, deletion, ownership
 
 bp = df.Blueprint()
 
 REGISTRY_TYPE = "Microsoft.ContainerRegistry/registries"
+# The API version azure-mgmt-containerregistry 15.0.0 speaks (2025-11-01) has no `softDeletePolicy` in its
+# Policies; ACR's preview versions have it. Soft delete is read through this one (see soft_delete_policies).
+SOFT_DELETE_API_VERSION = "2023-11-01-preview"
 
 
 @bp.activity_trigger(input_name="payload")
@@ -24,32 +28,72 @@ def ensure_registry(payload: dict[str, Any]) -> dict[str, Any]:
 
     registry = arm.get_or_none(registries.get, resource_group, name)
     if registry is not None:
-        problems = _compat.registry_problems(*registry_facts(registry))
+        action = ownership.action_from_tags(registry.tags, run_id)
+        state = registry_state(registry)
+        problems = adoption.registry_problems(*registry_facts(registry))
+        if action != _results.CREATED:
+            problems += adoption.failed_state_problems(state)
         if problems:
             return _results.incompatible("container registry", name, problems)
-        return _registry_result(registry, _results.action_from_tags(registry.tags, run_id))
+        if adoption.is_failed(state):  # this run's, left Failed by its own create: PUT again
+            registry = _results.put_right(
+                lambda: registries.begin_create(resource_group, name, _registry_body(payload)).result(),
+                kind="container registry",
+                resource_id=registry.id,
+                wrong=lambda made: _results.not_succeeded(registry_state(made)),
+                resources=[_results.resource(registry.id, REGISTRY_TYPE, action)],
+            )
+        return _registry_result(registry, action)
 
     taken = name_taken(registries, name)
     if taken is not None:
         return taken
 
-    from azure.mgmt.containerregistry import models
-
-    body = models.Registry(
-        location=payload["location"],
-        tags=_results.run_tags(payload.get("tags"), payload["instanceId"], run_id),
-        sku=models.Sku(name="Premium"),
-        properties=models.RegistryProperties(
-            admin_user_enabled=False,
-            role_assignment_mode=_compat.LEGACY_ROLE_ASSIGNMENT_MODE,
-        ),
-    )
+    body = _registry_body(payload)
     registry = _results.create(
         lambda: registries.begin_create(resource_group, name, body).result(),
         lookup=lambda: arm.get_or_none(registries.get, resource_group, name),
         resource_type=REGISTRY_TYPE,
     )
     return _registry_result(registry, _results.CREATED)
+
+
+def _registry_body(payload: dict[str, Any]) -> Any:
+    from azure.mgmt.containerregistry import models
+
+    return models.Registry(
+        location=payload["location"],
+        tags=ownership.run_tags(payload.get("tags"), payload["instanceId"], payload["runId"]),
+        sku=models.Sku(name="Premium"),
+        properties=models.RegistryProperties(
+            admin_user_enabled=False,
+            role_assignment_mode=adoption.LEGACY_ROLE_ASSIGNMENT_MODE,
+        ),
+    )
+
+
+def registry_state(registry: Any) -> str | None:
+    properties = registry.properties
+    return _results.plain(properties.provisioning_state) if properties else None
+
+
+def soft_delete_policies(subscription_id: str, registry_id: str) -> dict[str, Any] | None:
+    """The registry's policies as an API version that knows soft delete answers them (the SDK's does not), or
+    None when that version is refused (400: then ACR's own answer to the retention PATCH decides)."""
+    from azure.core.exceptions import HttpResponseError
+    from azure.core.rest import HttpRequest
+
+    client = arm.containerregistry(subscription_id)
+    request = HttpRequest("GET", f"{registry_id}?api-version={SOFT_DELETE_API_VERSION}")
+    response = client.send_request(request)
+    try:
+        response.raise_for_status()
+    except HttpResponseError:
+        if response.status_code == 400:
+            return None
+        raise
+    properties = response.json().get("properties") or {}
+    return dict(properties.get("policies") or {})
 
 
 def registry_facts(registry: Any) -> tuple[str | None, str | None]:
@@ -102,13 +146,13 @@ def ensure_retention_policy(payload: dict[str, Any]) -> dict[str, Any]:
         return _results.incompatible("container registry", name, ["retention policies need the Premium SKU"])
     policies = registry.properties.policies if registry.properties else None
     current = copy.deepcopy(dict(policies)) if policies is not None else {}
-    if _compat.soft_delete_enabled(current):
+    if adoption.soft_delete_enabled(soft_delete_policies(payload["subscriptionId"], registry.id)):
         return _results.error(
             _results.SOFT_DELETE_CONFLICT,
             f"container registry '{name}' has soft delete enabled; ACR cannot combine a retention policy "
             "with soft delete. Disable soft delete on the registry, then run the setup again",
         )
-    if _compat.retention_in_state(current.get("retentionPolicy"), days):
+    if adoption.retention_in_state(current.get("retentionPolicy"), days):
         return _results.ok([], {"days": days, "status": "enabled"})
 
     from azure.mgmt.containerregistry import models
@@ -127,5 +171,55 @@ def ensure_retention_policy(payload: dict[str, Any]) -> dict[str, Any]:
         {
             "days": retention.days if retention else days,
             "status": _results.plain(retention.status) if retention else "enabled",
+        },
+    )
+
+
+def delete(subscription_id: str, resource_id: str, resource_type: str) -> dict[str, bool]:
+    """Delete the registry (rollback), waiting for the operation."""
+    from azure.mgmt.core.tools import parse_resource_id
+
+    parts = parse_resource_id(resource_id)
+    registries = arm.containerregistry(subscription_id).registries
+    registries.begin_delete(parts["resource_group"], parts["name"]).result()
+    return deletion.outcome(True)
+
+
+def find_registry(subscription_id: str, resource_group: str, name: str) -> tuple[Any, dict[str, Any] | None]:
+    """Preflight's read: (the registry under `name` or None, and when there, its policies read at the API
+    version that shows soft delete; when absent, the AlreadyInUse error if the global name is taken)."""
+    registries = arm.containerregistry(subscription_id).registries
+    registry = arm.get_or_none(registries.get, resource_group, name)
+    if registry is None:
+        return None, name_taken(registries, name)
+    return registry, soft_delete_policies(subscription_id, registry.id)
+
+
+# ---------------------------------------------------------------- read-only inspection (plan, teardown)
+
+
+@bp.activity_trigger(input_name="payload")
+@_results.arm_activity
+def inspect_registry(payload: dict[str, Any]) -> dict[str, Any]:
+    """Read the registry (no write): whether it exists, its tags, SKU, role-assignment mode and policies.
+    When it is absent and `checkName` is set, whether the global name is free (the POST only reads)."""
+    registries = arm.containerregistry(payload["subscriptionId"]).registries
+    registry = arm.get_or_none(registries.get, payload["resourceGroup"], payload["name"])
+    if registry is None:
+        taken = name_taken(registries, payload["name"]) if payload.get("checkName") else None
+        return _results.ok([], {"exists": False, "nameTaken": taken["error"] if taken else None})
+    sku, mode = registry_facts(registry)
+    policies = registry.properties.policies if registry.properties else None
+    return _results.ok(
+        [],
+        {
+            "exists": True,
+            "id": registry.id,
+            "type": REGISTRY_TYPE,
+            "location": registry.location,
+            "tags": dict(registry.tags or {}),
+            "sku": sku,
+            "roleAssignmentMode": mode,
+            "policies": policies.as_dict() if policies is not None else {},
         },
     )

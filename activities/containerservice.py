@@ -7,13 +7,13 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from activities import _compat, _results, arm
+from activities import _results, arm
+from provisioning import adoption, deletion, errors, ownership
 
 bp = df.Blueprint()
 
 CLUSTER_TYPE = "Microsoft.ContainerService/managedClusters"
 SYSTEM_POOL_NAME = "system"
-FAILED_STATES = ("failed", "canceled")
 
 
 @bp.activity_trigger(input_name="payload")
@@ -22,14 +22,16 @@ def begin_aks_cluster(payload: dict[str, Any]) -> dict[str, Any]:
     """Start creating the cluster exactly as the guide configures it; never wait for it.
 
     Already there: adopted without a write when it has the guide's configuration (whatever its state: a
-    cluster this run started and that is still Creating is only reported). Ended Failed: the cluster's error.
+    cluster this run started and that is still Creating is only reported). Ended Failed or Canceled: this
+    run's own cluster is PUT again when the failure was a passing one (`adoption.cluster_put_again`), else
+    the cluster's error; someone else's Failed cluster is never written to.
     """
     resource_group, name, run_id = payload["resourceGroup"], payload["name"], payload["runId"]
     clusters = arm.containerservice(payload["subscriptionId"]).managed_clusters
 
     cluster = arm.get_or_none(clusters.get, resource_group, name)
     if cluster is not None:
-        problems = _compat.cluster_problems(
+        problems = adoption.cluster_problems(
             existing_cluster(cluster),
             wanted_location=payload.get("location"),
             node_subnet_id=payload["nodeSubnetId"],
@@ -38,11 +40,24 @@ def begin_aks_cluster(payload: dict[str, Any]) -> dict[str, Any]:
         )
         if problems:
             return _results.incompatible("AKS cluster", name, problems)
+        action = ownership.action_from_tags(cluster.tags, run_id)
         failure = cluster_failure(cluster)
-        if failure is not None:
+        if failure is None:
+            return _cluster_started(cluster, action)
+        detail = _provisioning_error(cluster)
+        if action != _results.CREATED or not adoption.cluster_put_again(_state(cluster), *detail):
             return failure
-        action = _results.action_from_tags(cluster.tags, run_id)
-        return _cluster_started(cluster, action)
+        # With polling=False the answer is the PUT's own (Updating); get_aks_cluster then checks it.
+        again = _results.put_right(
+            lambda: clusters.begin_create_or_update(
+                resource_group, name, _cluster_body(payload), polling=False
+            ).result(),
+            kind="AKS cluster",
+            resource_id=cluster.id,
+            wrong=lambda _: None,
+            resources=[_results.resource(cluster.id, CLUSTER_TYPE, action)],
+        )
+        return _cluster_started(again, action)
 
     poller = clusters.begin_create_or_update(resource_group, name, _cluster_body(payload), polling=False)
     # With polling=False the poller holds the PUT's own answer (201, provisioningState Creating).
@@ -54,10 +69,10 @@ def _cluster_body(payload: dict[str, Any]) -> Any:
 
     return models.ManagedCluster(
         location=payload["location"],
-        tags=_results.run_tags(payload.get("tags"), payload["instanceId"], payload["runId"]),
+        tags=ownership.run_tags(payload.get("tags"), payload["instanceId"], payload["runId"]),
         identity=models.ManagedClusterIdentity(type="SystemAssigned"),
         properties=models.ManagedClusterProperties(
-            dns_prefix=_compat.dns_prefix(payload["name"]),
+            dns_prefix=adoption.dns_prefix(payload["name"]),
             kubernetes_version=payload.get("kubernetesVersion") or None,
             enable_rbac=True,  # no aad_profile: AKS-managed Azure AD stays disabled, as the guide says
             agent_pool_profiles=[
@@ -95,11 +110,20 @@ def _cluster_started(cluster: Any, action: str) -> dict[str, Any]:
 @bp.activity_trigger(input_name="payload")
 @_results.arm_activity
 def get_aks_cluster(payload: dict[str, Any]) -> dict[str, Any]:
-    """Read the cluster (no write): its state and, once there, the identities, node RG and private FQDN."""
+    """Read the cluster (no write): its state and, once there, the identities, node RG and private FQDN.
+
+    Ended Failed or Canceled: the cluster's error, with `provisioningState` and `resourceId`. It is transient
+    when this run's own cluster failed for a passing reason: then begin_aks_cluster, called again, PUTs it
+    again (reconcile); otherwise permanent.
+    """
     clusters = arm.containerservice(payload["subscriptionId"]).managed_clusters
     cluster = clusters.get(payload["resourceGroup"], payload["name"])
     failure = cluster_failure(cluster)
     if failure is not None:
+        ours = ownership.action_from_tags(cluster.tags, payload.get("runId", "")) == _results.CREATED
+        failure["error"]["transient"] = ours and adoption.cluster_put_again(
+            _state(cluster), *_provisioning_error(cluster)
+        )
         return failure
     properties = cluster.properties
     kubelet = (properties.identity_profile or {}).get("kubeletidentity") if properties else None
@@ -118,22 +142,61 @@ def get_aks_cluster(payload: dict[str, Any]) -> dict[str, Any]:
 
 def cluster_failure(cluster: Any) -> dict[str, Any] | None:
     """The error result when the cluster's last operation ended Failed or Canceled, else None."""
-    properties = cluster.properties
-    state = _results.plain(properties.provisioning_state) if properties else None
-    if not state or state.casefold() not in FAILED_STATES:
+    state = _state(cluster)
+    if not adoption.is_failed(state):
         return None
-    detail = properties.status.provisioning_error if properties.status else None
-    code = (detail.code if detail else None) or _results.CLUSTER_FAILED
-    message = (detail.message if detail else None) or f"the cluster's last operation ended {state}"
-    return _results.error(code, f"AKS cluster '{cluster.name}' is {state}: {message}", transient=False)
+    code, message = _provisioning_error(cluster)
+    return _results.error(
+        code or _results.CLUSTER_FAILED,
+        f"AKS cluster '{cluster.name}' is {state}: {message or f'the last operation on it ended {state}'}",
+        transient=False,
+        provisioningState=state,
+        resourceId=cluster.id,
+    )
 
 
-def existing_cluster(cluster: Any) -> _compat.ExistingCluster:
+def delete(subscription_id: str, resource_id: str, resource_type: str) -> dict[str, bool]:
+    """Delete the cluster (rollback). It takes minutes: started with polling=False, done once a GET finds it
+    gone; no second DELETE while it is Deleting. AKS refusing because the cluster is still busy (409
+    OperationNotAllowed while Creating) answers `busy`: the caller waits for a terminal state and asks
+    again (provisioning.deletion)."""
+    from azure.core.exceptions import HttpResponseError
+    from azure.mgmt.core.tools import parse_resource_id
+
+    parts = parse_resource_id(resource_id)
+    clusters = arm.containerservice(subscription_id).managed_clusters
+    cluster = arm.get_or_none(clusters.get, parts["resource_group"], parts["name"])
+    if cluster is None:
+        return deletion.outcome(True)
+    if (_state(cluster) or "").casefold() != "deleting":
+        try:
+            clusters.begin_delete(parts["resource_group"], parts["name"], polling=False)
+        except HttpResponseError as exc:
+            if not deletion.is_busy(errors.classify(exc)):
+                raise
+            return deletion.outcome(False, busy=True)
+    return deletion.outcome(False)
+
+
+def _state(cluster: Any) -> str | None:
+    properties = cluster.properties
+    return _results.plain(properties.provisioning_state) if properties else None
+
+
+def _provisioning_error(cluster: Any) -> tuple[str | None, str]:
+    """(code, message) of the error AKS records on a cluster whose last operation failed."""
+    properties = cluster.properties
+    status = properties.status if properties else None
+    detail = status.provisioning_error if status else None
+    return (detail.code if detail else None), ((detail.message if detail else None) or "")
+
+
+def existing_cluster(cluster: Any) -> adoption.ExistingCluster:
     """The plain facts the compatibility rules need from an SDK ManagedCluster (shared with preflight)."""
     properties = cluster.properties
     network = properties.network_profile if properties else None
     api_server = properties.api_server_access_profile if properties else None
-    return _compat.ExistingCluster(
+    return adoption.ExistingCluster(
         location=cluster.location,
         identity_type=_results.plain(cluster.identity.type) if cluster.identity else None,
         enable_rbac=properties.enable_rbac if properties else None,
@@ -146,4 +209,47 @@ def existing_cluster(cluster: Any) -> _compat.ExistingCluster:
         subnet_ids=tuple(pool.vnet_subnet_id for pool in (properties.agent_pool_profiles or []))
         if properties
         else (),
+    )
+
+
+def find_cluster(subscription_id: str, resource_group: str, name: str) -> Any:
+    """The cluster under `name`, or None (preflight's read)."""
+    return arm.get_or_none(arm.containerservice(subscription_id).managed_clusters.get, resource_group, name)
+
+
+# ---------------------------------------------------------------- read-only inspection (plan, teardown)
+
+
+@bp.activity_trigger(input_name="payload")
+@_results.arm_activity
+def inspect_cluster(payload: dict[str, Any]) -> dict[str, Any]:
+    """Read the cluster (no write): whether it exists, its tags, state, identities, node resource group and
+    the facts the adoption rules compare."""
+    import dataclasses
+
+    clusters = arm.containerservice(payload["subscriptionId"]).managed_clusters
+    cluster = arm.get_or_none(clusters.get, payload["resourceGroup"], payload["name"])
+    if cluster is None:
+        return _results.ok([], {"exists": False})
+    properties = cluster.properties
+    kubelet = (properties.identity_profile or {}).get("kubeletidentity") if properties else None
+    failure = cluster_failure(cluster)
+    facts = dataclasses.asdict(existing_cluster(cluster))
+    facts["subnet_ids"] = list(facts["subnet_ids"])
+    return _results.ok(
+        [],
+        {
+            "exists": True,
+            "id": cluster.id,
+            "type": CLUSTER_TYPE,
+            "location": cluster.location,
+            "tags": dict(cluster.tags or {}),
+            "provisioningState": _results.plain(properties.provisioning_state) if properties else None,
+            "principalId": cluster.identity.principal_id if cluster.identity else None,
+            "kubeletObjectId": kubelet.object_id if kubelet else None,
+            "nodeResourceGroup": properties.node_resource_group if properties else None,
+            "privateFqdn": properties.private_fqdn if properties else None,
+            "facts": facts,
+            "failure": failure["error"] if failure else None,
+        },
     )

@@ -6,7 +6,8 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from activities import _compat, _results, arm
+from activities import _results, arm
+from provisioning import adoption, deletion, ownership
 
 bp = df.Blueprint()
 
@@ -29,17 +30,55 @@ def ensure_identity(payload: dict[str, Any]) -> dict[str, Any]:
             name,
             Identity(
                 location=payload["location"],
-                tags=_results.run_tags(payload.get("tags"), payload["instanceId"], run_id),
+                tags=ownership.run_tags(payload.get("tags"), payload["instanceId"], run_id),
             ),
         )
         action = _results.CREATED
     else:
-        problems = _compat.identity_problems(identity.location, payload.get("location"))
+        problems = adoption.identity_problems(identity.location, payload.get("location"))
         if problems:
             return _results.incompatible("managed identity", name, problems)
-        action = _results.action_from_tags(identity.tags, run_id)
+        action = ownership.action_from_tags(identity.tags, run_id)
 
     return _results.ok(
         [_results.resource(identity.id, IDENTITY_TYPE, action)],
         {"id": identity.id, "principalId": identity.principal_id, "clientId": identity.client_id},
+    )
+
+
+def delete(subscription_id: str, resource_id: str, resource_type: str) -> dict[str, bool]:
+    """Delete the identity (rollback): immediate."""
+    from azure.mgmt.core.tools import parse_resource_id
+
+    parts = parse_resource_id(resource_id)
+    arm.msi(subscription_id).user_assigned_identities.delete(parts["resource_group"], parts["name"])
+    return deletion.outcome(True)
+
+
+def find_identity(subscription_id: str, resource_group: str, name: str) -> Any:
+    """The identity under `name`, or None (preflight's read)."""
+    return arm.get_or_none(arm.msi(subscription_id).user_assigned_identities.get, resource_group, name)
+
+
+# ---------------------------------------------------------------- read-only inspection (plan, teardown)
+
+
+@bp.activity_trigger(input_name="payload")
+@_results.arm_activity
+def inspect_identity(payload: dict[str, Any]) -> dict[str, Any]:
+    """Read the identity (no write): whether it exists, its location, tags and principal."""
+    identities = arm.msi(payload["subscriptionId"]).user_assigned_identities
+    identity = arm.get_or_none(identities.get, payload["resourceGroup"], payload["name"])
+    if identity is None:
+        return _results.ok([], {"exists": False})
+    return _results.ok(
+        [],
+        {
+            "exists": True,
+            "id": identity.id,
+            "type": IDENTITY_TYPE,
+            "location": identity.location,
+            "tags": dict(identity.tags or {}),
+            "principalId": identity.principal_id,
+        },
     )

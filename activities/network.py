@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import azure.durable_functions as df
 
-from activities import _compat, _results, arm
-from provisioning import errors, naming
+from activities import _results, arm
+from provisioning import adoption, deletion, errors, naming, ownership
 
 bp = df.Blueprint()
 
@@ -46,25 +47,14 @@ def ensure_hopsworks_network(payload: dict[str, Any]) -> dict[str, Any]:
 
 def _ensure_vnet(payload: dict[str, Any], wanted_subnets: list[tuple[str, str]]) -> dict[str, Any]:
     """GET the vnet; absent: one PUT with every subnet. Present: adopt it when compatible and add the missing
-    subnets one PUT at a time (a vnet PUT replaces the subnet list, so the vnet itself is never re-PUT)."""
-    from azure.mgmt.network import models
-
+    subnets one PUT at a time (a vnet PUT replaces the subnet list, so a vnet that is not this run's is never
+    re-PUT). This run's own vnet or subnets left Failed by an earlier attempt are PUT again and checked."""
     resource_group, vnet_name, run_id = payload["resourceGroup"], payload["vnetName"], payload["runId"]
     client = arm.network(payload["subscriptionId"])
 
     vnet = arm.get_or_none(client.virtual_networks.get, resource_group, vnet_name)
     if vnet is None:
-        body = models.VirtualNetwork(
-            location=payload["location"],
-            tags=_results.run_tags(payload.get("tags"), payload["instanceId"], run_id),
-            properties=models.VirtualNetworkPropertiesFormat(
-                address_space=models.AddressSpace(address_prefixes=[payload["addressSpace"]]),
-                subnets=[
-                    models.Subnet(name=name, properties=models.SubnetPropertiesFormat(address_prefix=prefix))
-                    for name, prefix in wanted_subnets
-                ],
-            ),
-        )
+        body = _vnet_body(payload, [], wanted_subnets)
         vnet = _results.create(
             lambda: client.virtual_networks.begin_create_or_update(resource_group, vnet_name, body).result(),
             lookup=lambda: arm.get_or_none(client.virtual_networks.get, resource_group, vnet_name),
@@ -78,16 +68,128 @@ def _ensure_vnet(payload: dict[str, Any], wanted_subnets: list[tuple[str, str]])
             resources, {"vnetId": vnet.id, "subnetIds": _by_wanted_name(subnet_ids, wanted_subnets)}
         )
 
-    plan = _compat.plan_existing_vnet(
-        existing_vnet(vnet), payload.get("location"), payload["addressSpace"], wanted_subnets
+    existed_before = payload.get("existedBefore")
+    vnet_action = ownership.action_from_tags(vnet.tags, run_id)
+    # Subnets carry no tags: those of a vnet this run made count as this run's, others as found, unless
+    # preflight's snapshot says otherwise.
+    subnet_actions = {
+        name.casefold(): ownership.action_from_snapshot(subnet_id, existed_before, vnet_action)
+        for name, subnet_id in _subnet_ids(vnet).items()
+    }
+    plan = adoption.plan_existing_vnet(
+        existing_vnet(vnet),
+        payload.get("location"),
+        payload["addressSpace"],
+        wanted_subnets,
+        vnet_is_ours=vnet_action == _results.CREATED,
+        ours={name for name, action in subnet_actions.items() if action == _results.CREATED},
     )
     if plan.problems:
         return _results.incompatible("virtual network", vnet_name, plan.problems)
-    vnet_action = _results.action_from_tags(vnet.tags, run_id)
     subnet_ids = _subnet_ids(vnet)
-    # Subnets carry no tags: those of a vnet this run made count as this run's, others as found.
-    subnet_actions = {name.casefold(): vnet_action for name in subnet_ids}
-    for name, prefix in plan.missing_subnets:  # one after the other: concurrent writes to one vnet conflict
+    if plan.put_vnet_again:
+        ours = [_results.resource(vnet.id, VNET_TYPE, vnet_action)]
+        vnet = _put_vnet_again(client, payload, vnet, plan.missing_subnets, ours)
+        subnet_ids = _subnet_ids(vnet)
+    else:
+        folded = {name.casefold(): subnet_id for name, subnet_id in subnet_ids.items()}
+        for name, prefix in plan.failed_subnets:
+            _put_subnet_again(client, resource_group, vnet_name, name, prefix, folded[name.casefold()])
+        subnet_ids.update(_add_subnets(client, resource_group, vnet_name, plan.missing_subnets))
+    subnet_actions.update({name.casefold(): _results.CREATED for name, _ in plan.missing_subnets})
+    wanted_ids = _by_wanted_name(subnet_ids, wanted_subnets)
+    resources = [_results.resource(vnet.id, VNET_TYPE, vnet_action)] + [
+        _results.resource(
+            wanted_ids[name],
+            SUBNET_TYPE,
+            ownership.action_from_snapshot(wanted_ids[name], existed_before, subnet_actions[name.casefold()]),
+        )
+        for name, _ in wanted_subnets
+    ]
+    return _results.ok(resources, {"vnetId": vnet.id, "subnetIds": wanted_ids})
+
+
+def _vnet_body(payload: dict[str, Any], kept: list[tuple[str, str]], wanted: list[tuple[str, str]]) -> Any:
+    """The vnet this run makes: the requested space, its own tags, `kept` subnets and then `wanted` ones."""
+    from azure.mgmt.network import models
+
+    return models.VirtualNetwork(
+        location=payload["location"],
+        tags=ownership.run_tags(payload.get("tags"), payload["instanceId"], payload["runId"]),
+        properties=models.VirtualNetworkPropertiesFormat(
+            address_space=models.AddressSpace(address_prefixes=[payload["addressSpace"]]),
+            subnets=[
+                models.Subnet(name=name, properties=models.SubnetPropertiesFormat(address_prefix=prefix))
+                for name, prefix in [*kept, *wanted]
+            ],
+        ),
+    )
+
+
+def _put_vnet_again(
+    client: Any,
+    payload: dict[str, Any],
+    vnet: Any,
+    missing: list[tuple[str, str]],
+    ours: list[dict[str, str]],
+) -> Any:
+    """This run's vnet, left Failed: PUT again with its subnets (a vnet PUT replaces the list) and the missing
+    ones, then check the vnet and every subnet Succeeded."""
+    facts = existing_vnet(vnet)
+    kept = [(name, prefixes[0]) for name, prefixes in facts.subnets.items() if prefixes]
+    body = _vnet_body(payload, kept, missing)
+    return _results.put_right(
+        lambda: client.virtual_networks.begin_create_or_update(
+            payload["resourceGroup"], payload["vnetName"], body
+        ).result(),
+        kind="virtual network",
+        resource_id=vnet.id,
+        wrong=_vnet_wrong,
+        resources=ours,
+    )
+
+
+def _vnet_wrong(vnet: Any) -> str | None:
+    """What is not right with a vnet after its PUT: its own state or a subnet's."""
+    facts = existing_vnet(vnet)
+    wrong = _results.not_succeeded(facts.provisioning_state)
+    if wrong is not None:
+        return wrong
+    for name, state in facts.subnet_states.items():
+        if not adoption.is_succeeded(state):
+            return f"its subnet '{name}' has provisioningState {state or 'unknown'}"
+    return None
+
+
+def _put_subnet_again(
+    client: Any, resource_group: str, vnet_name: str, name: str, prefix: str, subnet_id: str
+) -> None:
+    from azure.mgmt.network import models
+
+    _results.put_right(
+        lambda: client.subnets.begin_create_or_update(
+            resource_group,
+            vnet_name,
+            name,
+            models.Subnet(properties=models.SubnetPropertiesFormat(address_prefix=prefix)),
+        ).result(),
+        kind="subnet",
+        resource_id=subnet_id,
+        wrong=lambda subnet: _results.not_succeeded(
+            subnet.properties.provisioning_state if subnet.properties else None
+        ),
+        resources=[_results.resource(subnet_id, SUBNET_TYPE, _results.CREATED)],
+    )
+
+
+def _add_subnets(
+    client: Any, resource_group: str, vnet_name: str, missing: list[tuple[str, str]]
+) -> dict[str, str]:
+    """One PUT after the other (concurrent writes to one vnet conflict); the new subnets' ids by name."""
+    from azure.mgmt.network import models
+
+    made: dict[str, str] = {}
+    for name, prefix in missing:
         subnet = _results.create(
             lambda name=name, prefix=prefix: client.subnets.begin_create_or_update(
                 resource_group,
@@ -98,32 +200,25 @@ def _ensure_vnet(payload: dict[str, Any], wanted_subnets: list[tuple[str, str]])
             lookup=lambda name=name: arm.get_or_none(client.subnets.get, resource_group, vnet_name, name),
             resource_type=SUBNET_TYPE,
         )
-        subnet_ids[name] = subnet.id
-        subnet_actions[name.casefold()] = _results.CREATED
-    wanted_ids = _by_wanted_name(subnet_ids, wanted_subnets)
-    existed_before = payload.get("existedBefore")
-    resources = [_results.resource(vnet.id, VNET_TYPE, vnet_action)] + [
-        _results.resource(
-            wanted_ids[name],
-            SUBNET_TYPE,
-            _results.action_from_snapshot(wanted_ids[name], existed_before, subnet_actions[name.casefold()]),
-        )
-        for name, _ in wanted_subnets
-    ]
-    return _results.ok(resources, {"vnetId": vnet.id, "subnetIds": wanted_ids})
+        made[name] = subnet.id
+    return made
 
 
-def existing_vnet(vnet: Any) -> _compat.ExistingVnet:
-    """The plain facts the compatibility rules need from an SDK VirtualNetwork (shared with preflight)."""
+def existing_vnet(vnet: Any) -> adoption.ExistingVnet:
+    """The plain facts the adoption rules need from an SDK VirtualNetwork (shared with preflight)."""
     properties = vnet.properties
     space = properties.address_space if properties else None
     subnets: dict[str, tuple[str, ...]] = {}
+    states: dict[str, str | None] = {}
     for subnet in (properties.subnets if properties else None) or []:
         subnets[subnet.name] = _subnet_prefixes(subnet)
-    return _compat.ExistingVnet(
+        states[subnet.name] = _provisioning_state(subnet)
+    return adoption.ExistingVnet(
         location=vnet.location,
         address_prefixes=tuple((space.address_prefixes if space else None) or ()),
         subnets=subnets,
+        provisioning_state=_results.plain(properties.provisioning_state) if properties else None,
+        subnet_states=states,
     )
 
 
@@ -133,6 +228,11 @@ def untagged_children(vnet: Any) -> list[str]:
     children = [*((properties.subnets if properties else None) or ())]
     children += (properties.virtual_network_peerings if properties else None) or []
     return [child.id for child in children if child.id]
+
+
+def _provisioning_state(resource: Any) -> str | None:
+    properties = resource.properties
+    return _results.plain(properties.provisioning_state) if properties else None
 
 
 def _subnet_prefixes(subnet: Any) -> tuple[str, ...]:
@@ -160,69 +260,86 @@ def ensure_peering(payload: dict[str, Any]) -> dict[str, Any]:
     """One side of the peering, on `vnetName` towards `remoteVnetId`, with the guide's settings.
 
     Present with other settings (changed by hand) or Disconnected (its other side was deleted): PUT back.
-    Present towards another vnet: permanent error. One side alone reports Initiated; after the second side
-    both report Connected.
+    Present towards another vnet: permanent error. This run's own peering left Failed: PUT again and checked
+    Succeeded; someone else's Failed peering: refused, untouched. One side alone reports Initiated; after the
+    second side both report Connected.
     """
-    from azure.core.exceptions import HttpResponseError
-
     subscription_id, resource_group = payload["subscriptionId"], payload["resourceGroup"]
     vnet_name, peering_name, remote_id = payload["vnetName"], payload["peeringName"], payload["remoteVnetId"]
     client = arm.network(subscription_id)
 
-    peering = arm.get_or_none(client.virtual_network_peerings.get, resource_group, vnet_name, peering_name)
-    if peering is None:
-        action = _results.CREATED
-    else:
-        properties = peering.properties
-        remote = properties.remote_virtual_network if properties else None
-        problems = _compat.peering_problems(remote.id if remote else None, remote_id)
-        if problems:
-            return _results.incompatible("virtual network peering", f"{vnet_name}/{peering_name}", problems)
-        # Peerings carry no tags. One found under the derived name is this run's own (an activity re-executed
-        # after a host crash) when either vnet carries this run's runId: a peering on a vnet this run made
-        # cannot predate the run. Otherwise it counts as existing (never rolled back).
-        action = _results.action_from_snapshot(
-            peering.id, payload.get("existedBefore"), _peering_action(client, payload, remote_id)
-        )
-        state = _results.plain(properties.peering_state) if properties else None
-        if not _compat.peering_drift(_peering_settings(properties)) and state != DISCONNECTED:
-            return _peering_result(peering, action)
-
     def put() -> Any:
-        return _put_peering(client, resource_group, vnet_name, peering_name, remote_id)
+        return _put_peering_refreshing(client, payload)
 
     def lookup() -> Any:
         return arm.get_or_none(client.virtual_network_peerings.get, resource_group, vnet_name, peering_name)
 
+    peering = lookup()
+    if peering is None:
+        made = _results.create(put, lookup=lookup, resource_type=PEERING_TYPE)
+        return _peering_result(made, _results.CREATED)
+    properties = peering.properties
+    remote = properties.remote_virtual_network if properties else None
+    # Peerings carry no tags. One found under the derived name is this run's own (an activity re-executed
+    # after a host crash) when preflight's snapshot did not see it, or (no snapshot) when either vnet carries
+    # this run's runId. Otherwise it counts as existing (never rolled back).
+    action = ownership.action_from_snapshot(
+        peering.id, payload.get("existedBefore"), _peering_action(client, payload, remote_id)
+    )
+    provisioning_state = _results.plain(properties.provisioning_state) if properties else None
+    problems = adoption.peering_problems(remote.id if remote else None, remote_id)
+    if action != _results.CREATED:
+        problems += adoption.failed_state_problems(provisioning_state)
+    if problems:
+        return _results.incompatible("virtual network peering", f"{vnet_name}/{peering_name}", problems)
+    if adoption.is_failed(provisioning_state):
+        fixed = _results.put_right(
+            put,
+            kind="virtual network peering",
+            resource_id=peering.id,
+            wrong=lambda made: _results.not_succeeded(made.properties.provisioning_state),
+            resources=[_results.resource(peering.id, PEERING_TYPE, action)],
+        )
+        return _peering_result(fixed, action)
+    state = _results.plain(properties.peering_state) if properties else None
+    if not adoption.peering_drift(_peering_settings(properties)) and state != DISCONNECTED:
+        return _peering_result(peering, action)
+    return _peering_result(put(), action)
+
+
+def _put_peering_refreshing(client: Any, payload: dict[str, Any]) -> Any:
+    """PUT the peering; when ARM refuses because the other side is Disconnected (it survived the deletion of
+    this one), update that side first ("Update or re-create the remote peering to get it back to
+    Initiated") and PUT again."""
+    from azure.core.exceptions import HttpResponseError
+
+    resource_group, vnet_name = payload["resourceGroup"], payload["vnetName"]
+    peering_name, remote_id = payload["peeringName"], payload["remoteVnetId"]
     try:
-        if action == _results.CREATED:
-            peering = _results.create(put, lookup=lookup, resource_type=PEERING_TYPE)
-        else:
-            peering = put()
+        return _put_peering(client, resource_group, vnet_name, peering_name, remote_id)
     except HttpResponseError as exc:
         if errors.classify(exc).code != REMOTE_PEERING_DISCONNECTED:
             raise
-        # The other side survived the deletion of this one and is Disconnected: ARM accepts this side only
-        # once that one is updated ("Update or re-create the remote peering to get it back to Initiated").
-        local_id = naming.resource_id(subscription_id, resource_group, VNET_TYPE, vnet_name)
-        _refresh_disconnected_peerings(client, remote_id, local_id)
-        peering = _put_peering(client, resource_group, vnet_name, peering_name, remote_id)
-    return _peering_result(peering, action)
+    local_id = naming.resource_id(payload["subscriptionId"], resource_group, VNET_TYPE, vnet_name)
+    _refresh_disconnected_peerings(client, remote_id, local_id)
+    return _put_peering(client, resource_group, vnet_name, peering_name, remote_id)
 
 
 def _peering_action(client: Any, payload: dict[str, Any], remote_id: str) -> str:
+    """Read the two vnets' tags for `ownership.peering_action`."""
     from azure.mgmt.core.tools import parse_resource_id
 
-    run_id = payload.get("runId", "")
     vnets = [(payload["resourceGroup"], payload["vnetName"])]
     remote = parse_resource_id(remote_id)
     if str(remote.get("subscription", "")).casefold() == str(payload["subscriptionId"]).casefold():
         vnets.append((remote.get("resource_group"), remote.get("name")))
-    for group, name in vnets:
-        vnet = arm.get_or_none(client.virtual_networks.get, group, name) if group and name else None
-        if vnet is not None and _results.action_from_tags(vnet.tags, run_id) == _results.CREATED:
-            return _results.CREATED
-    return _results.EXISTING
+
+    def tags() -> Iterator[Mapping[str, str] | None]:  # read lazily: the second vnet only when needed
+        for group, name in vnets:
+            vnet = arm.get_or_none(client.virtual_networks.get, group, name) if group and name else None
+            yield vnet.tags if vnet is not None else None
+
+    return ownership.peering_action(tags(), payload.get("runId", ""))
 
 
 def _put_peering(client: Any, resource_group: str, vnet_name: str, peering_name: str, remote_id: str) -> Any:
@@ -231,10 +348,10 @@ def _put_peering(client: Any, resource_group: str, vnet_name: str, peering_name:
     body = models.VirtualNetworkPeering(
         properties=models.VirtualNetworkPeeringPropertiesFormat(
             remote_virtual_network=models.SubResource(id=remote_id),
-            allow_virtual_network_access=_compat.PEERING_SETTINGS["allowVirtualNetworkAccess"],
-            allow_forwarded_traffic=_compat.PEERING_SETTINGS["allowForwardedTraffic"],
-            allow_gateway_transit=_compat.PEERING_SETTINGS["allowGatewayTransit"],
-            use_remote_gateways=_compat.PEERING_SETTINGS["useRemoteGateways"],
+            allow_virtual_network_access=adoption.PEERING_SETTINGS["allowVirtualNetworkAccess"],
+            allow_forwarded_traffic=adoption.PEERING_SETTINGS["allowForwardedTraffic"],
+            allow_gateway_transit=adoption.PEERING_SETTINGS["allowGatewayTransit"],
+            use_remote_gateways=adoption.PEERING_SETTINGS["useRemoteGateways"],
         )
     )
     return client.virtual_network_peerings.begin_create_or_update(
@@ -269,4 +386,81 @@ def _peering_result(peering: Any, action: str) -> dict[str, Any]:
     return _results.ok(
         [_results.resource(peering.id, PEERING_TYPE, action)],
         {"id": peering.id, "peeringState": _results.plain(state)},
+    )
+
+
+def delete(subscription_id: str, resource_id: str, resource_type: str) -> dict[str, bool]:
+    """Delete a vnet, subnet or peering (rollback), waiting for the operation (seconds)."""
+    from azure.mgmt.core.tools import parse_resource_id
+
+    parts = parse_resource_id(resource_id)
+    client = arm.network(subscription_id)
+    group, vnet = parts["resource_group"], parts["name"]
+    kind = resource_type.casefold()
+    if kind == SUBNET_TYPE.casefold():
+        client.subnets.begin_delete(group, vnet, parts["child_name_1"]).result()
+    elif kind == PEERING_TYPE.casefold():
+        client.virtual_network_peerings.begin_delete(group, vnet, parts["child_name_1"]).result()
+    else:
+        client.virtual_networks.begin_delete(group, vnet).result()
+    return deletion.outcome(True)
+
+
+def find_vnet(subscription_id: str, resource_group: str, name: str) -> Any:
+    """The vnet under `name` with its subnets and peerings, or None (preflight's read)."""
+    return arm.get_or_none(arm.network(subscription_id).virtual_networks.get, resource_group, name)
+
+
+# ---------------------------------------------------------------- read-only inspection (plan, teardown)
+
+
+@bp.activity_trigger(input_name="payload")
+@_results.arm_activity
+def inspect_vnet(payload: dict[str, Any]) -> dict[str, Any]:
+    """Read the vnet with its subnets and peerings (no write)."""
+    client = arm.network(payload["subscriptionId"])
+    vnet = arm.get_or_none(client.virtual_networks.get, payload["resourceGroup"], payload["vnetName"])
+    if vnet is None:
+        return _results.ok([], {"exists": False})
+    properties = vnet.properties
+    space = properties.address_space if properties else None
+    subnets = [
+        {
+            "id": subnet.id,
+            "name": subnet.name,
+            "prefixes": list(_subnet_prefixes(subnet)),
+            "provisioningState": _results.plain(subnet.properties.provisioning_state)
+            if subnet.properties
+            else None,
+        }
+        for subnet in (properties.subnets if properties else None) or []
+    ]
+    peerings = []
+    for peering in (properties.virtual_network_peerings if properties else None) or []:
+        peering_properties = peering.properties
+        remote = peering_properties.remote_virtual_network if peering_properties else None
+        peerings.append(
+            {
+                "id": peering.id,
+                "name": peering.name,
+                "remoteVnetId": remote.id if remote else None,
+                "settings": _peering_settings(peering_properties) if peering_properties else {},
+                "peeringState": _results.plain(peering_properties.peering_state)
+                if peering_properties
+                else None,
+            }
+        )
+    return _results.ok(
+        [],
+        {
+            "exists": True,
+            "id": vnet.id,
+            "type": VNET_TYPE,
+            "location": vnet.location,
+            "tags": dict(vnet.tags or {}),
+            "addressPrefixes": list((space.address_prefixes if space else None) or []),
+            "provisioningState": _results.plain(properties.provisioning_state) if properties else None,
+            "subnets": subnets,
+            "peerings": peerings,
+        },
     )

@@ -6,8 +6,8 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from activities import _compat, _results, arm
-from provisioning import naming
+from activities import _results, arm
+from provisioning import adoption, deletion, naming, ownership
 
 bp = df.Blueprint()
 
@@ -18,13 +18,14 @@ AKS_ZONE_SUFFIX = ".azmk8s.io"
 @bp.activity_trigger(input_name="payload")
 @_results.arm_activity
 def ensure_dns_zone_link(payload: dict[str, Any]) -> dict[str, Any]:
-    """Link the zone AKS made in the node resource group to `vnetId`, registration off, location global.
+    """Link the zone AKS made in the node resource group to `vnetId`, registration off, location global; done
+    when the link is Succeeded and its virtualNetworkLinkState Completed.
 
     A vnet can be linked to a zone once: an existing link for this vnet, under any name, is the answer (a link
-    under our name with registration turned on by hand is put back).
+    under our name with registration turned on by hand is put back). This run's link left Failed is PUT
+    again; someone else's Failed link is refused, untouched.
     """
     from azure.core.exceptions import ResourceNotFoundError
-    from azure.mgmt.privatedns import models
 
     node_rg, vnet_id, link_name, run_id = (
         payload["nodeResourceGroup"],
@@ -33,20 +34,11 @@ def ensure_dns_zone_link(payload: dict[str, Any]) -> dict[str, Any]:
         payload["runId"],
     )
     client = arm.privatedns(payload["subscriptionId"])
-
-    zone_name = _compat.private_dns_zone_name(payload.get("privateFqdn"))
+    zone_name = adoption.private_dns_zone_name(payload.get("privateFqdn"))
     if zone_name is None:
-        zones = [
-            zone.name
-            for zone in client.private_zones.list_by_resource_group(node_rg)
-            if ".privatelink." in zone.name and zone.name.endswith(AKS_ZONE_SUFFIX)
-        ]
-        if len(zones) != 1:
-            return _zone_not_found(
-                node_rg, f"found {len(zones)} AKS private zones ({', '.join(zones) or 'none'})"
-            )
-        zone_name = zones[0]
-
+        zone_name, missing = _only_aks_zone(client, node_rg)
+        if missing is not None:
+            return missing
     try:
         links = list(client.virtual_network_links.list(node_rg, zone_name))
     except ResourceNotFoundError:
@@ -54,42 +46,87 @@ def ensure_dns_zone_link(payload: dict[str, Any]) -> dict[str, Any]:
 
     named = next((link for link in links if link.name.casefold() == link_name.casefold()), None)
     for_vnet = next((link for link in links if naming.same_resource_id(_linked_vnet(link), vnet_id)), None)
+    problems = []
     if named is not None and for_vnet is not named:
-        return _results.incompatible(
-            "private DNS zone link",
-            f"{zone_name}/{named.name}",
-            [f"it links the vnet '{_linked_vnet(named)}', the setup needs '{vnet_id}'"],
-        )
-    if for_vnet is not None:
-        action = _results.action_from_tags(for_vnet.tags, run_id)
+        problems.append(f"it links the vnet '{_linked_vnet(named)}', the setup needs '{vnet_id}'")
+    action = ownership.action_from_tags(for_vnet.tags, run_id) if for_vnet is not None else _results.CREATED
+    state = _link_state(for_vnet) if for_vnet is not None else None
+    if action != _results.CREATED or for_vnet is not named:  # only our own link under our name is PUT again
+        problems += adoption.failed_state_problems(state)
+    if problems:
+        shown = (named or for_vnet).name
+        return _results.incompatible("private DNS zone link", f"{zone_name}/{shown}", problems)
+    if for_vnet is not None and not adoption.is_failed(state):
         registration = for_vnet.properties.registration_enabled if for_vnet.properties else None
         if for_vnet is not named or not registration:
             return _link_result(for_vnet, zone_name, action)
-        tags = dict(for_vnet.tags or {})  # ours, drifted: put back without touching its tags
-    else:
-        action = _results.CREATED
-        tags = _results.run_tags(payload.get("tags"), payload["instanceId"], run_id)
 
-    body = models.VirtualNetworkLink(
-        location="global",
-        tags=tags,
-        properties=models.VirtualNetworkLinkProperties(
-            virtual_network=models.SubResource(id=vnet_id), registration_enabled=False
-        ),
-    )
     def put() -> Any:
+        body = _link_body(payload, dict(for_vnet.tags or {}) if for_vnet is not None else None)
         links = client.virtual_network_links
         return links.begin_create_or_update(node_rg, zone_name, link_name, body).result()
 
-    if action == _results.CREATED:
+    if for_vnet is None:
         link = _results.create(
             put,
             lookup=lambda: arm.get_or_none(client.virtual_network_links.get, node_rg, zone_name, link_name),
             resource_type=LINK_TYPE,
         )
+    elif adoption.is_failed(state):  # this run's own link, left Failed: PUT again and check it
+        link = _results.put_right(
+            put,
+            kind="private DNS zone link",
+            resource_id=for_vnet.id,
+            wrong=_link_wrong,
+            resources=[_results.resource(for_vnet.id, LINK_TYPE, action)],
+        )
     else:
         link = put()
     return _link_result(link, zone_name, action)
+
+
+def _only_aks_zone(client: Any, node_rg: str) -> tuple[str, dict[str, Any] | None]:
+    """The one AKS private zone in the node resource group (no privateFQDN to read it from)."""
+    zones = [
+        zone.name
+        for zone in client.private_zones.list_by_resource_group(node_rg)
+        if ".privatelink." in zone.name and zone.name.endswith(AKS_ZONE_SUFFIX)
+    ]
+    if len(zones) != 1:
+        found = f"found {len(zones)} AKS private zones ({', '.join(zones) or 'none'})"
+        return "", _zone_not_found(node_rg, found)
+    return zones[0], None
+
+
+def _link_body(payload: dict[str, Any], kept_tags: dict[str, str] | None) -> Any:
+    """The guide's link; a link of ours put back keeps its tags, a new one gets the run's."""
+    from azure.mgmt.privatedns import models
+
+    tags = kept_tags
+    if tags is None:
+        tags = ownership.run_tags(payload.get("tags"), payload["instanceId"], payload["runId"])
+    return models.VirtualNetworkLink(
+        location="global",
+        tags=tags,
+        properties=models.VirtualNetworkLinkProperties(
+            virtual_network=models.SubResource(id=payload["vnetId"]), registration_enabled=False
+        ),
+    )
+
+
+def _link_state(link: Any) -> str | None:
+    return _results.plain(link.properties.provisioning_state) if link.properties else None
+
+
+def _link_wrong(link: Any) -> str | None:
+    """What is not right with a link after its PUT: its state, or its link state not Completed yet."""
+    wrong = _results.not_succeeded(_link_state(link))
+    if wrong is not None:
+        return wrong
+    link_state = _results.plain(link.properties.virtual_network_link_state)
+    if (link_state or "").casefold() != adoption.LINK_COMPLETED.casefold():
+        return f"its virtualNetworkLinkState is {link_state or 'unknown'}, not {adoption.LINK_COMPLETED}"
+    return None
 
 
 def _linked_vnet(link: Any) -> str | None:
@@ -108,4 +145,58 @@ def _zone_not_found(node_rg: str, detail: str) -> dict[str, Any]:
 def _link_result(link: Any, zone_name: str, action: str) -> dict[str, Any]:
     return _results.ok(
         [_results.resource(link.id, LINK_TYPE, action)], {"zoneName": zone_name, "id": link.id}
+    )
+
+
+def delete(subscription_id: str, resource_id: str, resource_type: str) -> dict[str, bool]:
+    """Delete the DNS zone link (rollback), waiting for the operation."""
+    from azure.mgmt.core.tools import parse_resource_id
+
+    parts = parse_resource_id(resource_id)
+    links = arm.privatedns(subscription_id).virtual_network_links
+    links.begin_delete(parts["resource_group"], parts["name"], parts["child_name_1"]).result()
+    return deletion.outcome(True)
+
+
+# ---------------------------------------------------------------- read-only inspection (plan, teardown)
+
+
+@bp.activity_trigger(input_name="payload")
+@_results.arm_activity
+def inspect_dns_links(payload: dict[str, Any]) -> dict[str, Any]:
+    """Read the links of the cluster's private DNS zone (no write); `zoneName` None when no zone is found."""
+    from azure.core.exceptions import ResourceNotFoundError
+
+    node_rg = payload["nodeResourceGroup"]
+    client = arm.privatedns(payload["subscriptionId"])
+    zone_name = adoption.private_dns_zone_name(payload.get("privateFqdn"))
+    try:
+        if zone_name is None:
+            zones = [
+                zone.name
+                for zone in client.private_zones.list_by_resource_group(node_rg)
+                if ".privatelink." in zone.name and zone.name.endswith(AKS_ZONE_SUFFIX)
+            ]
+            zone_name = zones[0] if len(zones) == 1 else None
+        links = list(client.virtual_network_links.list(node_rg, zone_name)) if zone_name else []
+    except ResourceNotFoundError:
+        zone_name, links = None, []
+    return _results.ok(
+        [],
+        {
+            "zoneName": zone_name,
+            "links": [
+                {
+                    "id": link.id,
+                    "name": link.name,
+                    "type": LINK_TYPE,
+                    "vnetId": _linked_vnet(link),
+                    "tags": dict(link.tags or {}),
+                    "registrationEnabled": bool(link.properties.registration_enabled)
+                    if link.properties
+                    else False,
+                }
+                for link in links
+            ],
+        },
     )

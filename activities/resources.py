@@ -1,51 +1,47 @@
-"""Resource-group level work: the preflight before anything is written, and deleting for rollback."""
+"""Microsoft.Resources (the resource group), and the two activities over the whole group: `preflight`, which
+reads through each service's module before anything is written, and `delete_resource`, which hands a
+rollback delete to the module of the resource's service. This module's own client is the resource group's.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import azure.durable_functions as df
 
-from activities import _compat, _results, arm
-from activities.containerregistry import name_taken, registry_facts
-from activities.containerservice import cluster_failure, existing_cluster
-from activities.network import existing_vnet, untagged_children
-from provisioning import errors, naming, roles
+from activities import (
+    _results,
+    arm,
+    authorization,
+    containerregistry,
+    containerservice,
+    msi,
+    network,
+    privatedns,
+)
+from provisioning import adoption, deletion, errors
+from provisioning import preflight as checks
 
 bp = df.Blueprint()
 
-VNET = "Microsoft.Network/virtualNetworks"
+# The reads run side by side: each is one or two ARM GETs, and none needs another's answer.
+PREFLIGHT_READERS = 8
+
+DELETERS: dict[str, Callable[[str, str, str], dict[str, bool]]] = {
+    "msi": msi.delete,
+    "authorization": authorization.delete,
+    "network": network.delete,
+    "containerservice": containerservice.delete,
+    "containerregistry": containerregistry.delete,
+    "privatedns": privatedns.delete,
+}
 
 
-class _Transient(Exception):
-    """A check met a transient ARM failure: preflight answers it (the orchestrator retries preflight)."""
-
-    def __init__(self, failure: dict[str, Any]) -> None:
-        super().__init__(failure["code"])
-        self.failure = failure
-
-
-class _Problems:
-    """Every problem preflight finds, each with a code, the resource or field it concerns, and the rule."""
-
-    def __init__(self) -> None:
-        self.items: list[dict[str, str]] = []
-
-    def add(self, code: str, target: str, message: str) -> None:
-        self.items.append({"code": code, "target": target, "message": message})
-
-    def check(self, target: str, run: Callable[[], None]) -> None:
-        """Run one check; a permanent ARM failure becomes a problem, a transient one stops preflight."""
-        from azure.core.exceptions import AzureError
-
-        try:
-            run()
-        except AzureError as exc:
-            failure = errors.classify(exc).to_dict()
-            if failure["transient"]:
-                raise _Transient(failure) from exc
-            self.add(failure["code"], target, f"{target}: {failure['message']}")
+def find_resource_group(subscription_id: str, name: str) -> Any:
+    """The resource group, or None."""
+    return arm.get_or_none(arm.resources(subscription_id).resource_groups.get, name)
 
 
 @bp.activity_trigger(input_name="payload")
@@ -53,163 +49,99 @@ class _Problems:
 def preflight(payload: dict[str, Any]) -> dict[str, Any]:
     """Before any write: the resource group, the ACR name, every resource that already exists under a
     requested name, and the caller's permissions on the group. Reports every problem in one
-    PreflightFailed."""
-    request = payload["request"]
-    subscription_id, resource_group = request["subscriptionId"], request["resourceGroup"]
-    problems = _Problems()
-    found: dict[str, Any] = {"location": request.get("location")}
-    existed_before: list[str] = []  # subnets and peerings already there (they carry no runId tag)
+    PreflightFailed; a transient ARM failure of any read is answered as such (the orchestrator retries)."""
+    check = checks.checklist(payload["request"])
+    sub, group = check.subscription_id, check.resource_group
+    reads: list[tuple[str, Callable[[], Any]]] = [
+        (check.group_target, lambda: find_resource_group(sub, group)),
+        (check.identity_target, lambda: msi.find_identity(sub, group, check.identity_name)),
+        *((vnet.target, lambda name=vnet.name: network.find_vnet(sub, group, name)) for vnet in check.vnets),
+        (check.cluster_target, lambda: containerservice.find_cluster(sub, group, check.cluster_name)),
+        (check.registry_target, lambda: containerregistry.find_registry(sub, group, check.registry_name)),
+        ("permissions", lambda: authorization.resource_group_permissions(sub, group)),
+    ]
+    with ThreadPoolExecutor(max_workers=PREFLIGHT_READERS, thread_name_prefix="preflight") as pool:
+        futures = [(target, pool.submit(read)) for target, read in reads]
+        answers = [(target, _answer(future.result)) for target, future in futures]
+    transient = next((failure for _, (_, failure) in answers if failure and failure["transient"]), None)
+    if transient is not None:
+        return {"ok": False, "error": transient}
 
-    def resource_group_exists() -> None:
-        group = arm.get_or_none(arm.resources(subscription_id).resource_groups.get, resource_group)
-        found["group"] = group
-        if group is None:
-            problems.add(
-                "ResourceGroupNotFound",
-                f"resourceGroup '{resource_group}'",
-                f"resource group '{resource_group}' does not exist in subscription {subscription_id}",
-            )
-        elif not found["location"]:
-            found["location"] = group.location
+    problems = checks.Problems()
+    found = {target: value for target, (value, failure) in answers if failure is None}
+    for target, (_, failure) in answers:
+        # Without the group, its permissions cannot be read: the missing group is the problem.
+        if failure is not None and not (target == "permissions" and found.get(check.group_target) is None):
+            problems.add(failure["code"], target, f"{target}: {failure['message']}")
+    location, existed_before = _judge(check, found, problems)
+    if problems.items:
+        return _results.error(checks.PREFLIGHT_FAILED, problems.summary(), problems=problems.items)
+    return _results.ok([], {"location": location, "existedBefore": sorted(existed_before)})
+
+
+def _answer(result: Callable[[], Any]) -> tuple[Any, dict[str, Any] | None]:
+    """(value, None) or (None, the classified ARM failure) of one read."""
+    from azure.core.exceptions import AzureError
 
     try:
-        problems.check(f"resource group '{resource_group}'", resource_group_exists)
-        location = found["location"]
-        checks = _existing_resource_checks(request, location, problems, existed_before)
-        for target, check in checks:
-            problems.check(target, check)
-        if found.get("group") is not None:
-            problems.check("permissions", lambda: _permissions(request, problems))
-    except _Transient as transient:
-        return {"ok": False, "error": transient.failure}
+        return result(), None
+    except AzureError as exc:
+        return None, errors.classify(exc).to_dict()
 
-    if problems.items:
-        count = len(problems.items)
-        listing = "; ".join(f"({index}) {item['message']}" for index, item in enumerate(problems.items, 1))
-        return _results.error(
-            _results.PREFLIGHT_FAILED,
-            f"preflight found {count} problem{'s' if count > 1 else ''}: {listing}",
-            problems=problems.items,
+
+def _judge(
+    check: checks.Checklist, found: dict[str, Any], problems: checks.Problems
+) -> tuple[str | None, list[str]]:
+    """Apply the checklist's rules to what the reads found (`found`: target -> what its read answered):
+    (location, the untagged children of the requested vnets before the run)."""
+    group = found.get(check.group_target)
+    location = check.location or (group.location if group is not None else None)
+    if group is None and check.group_target in found:
+        checks.group_problem(check, problems)
+    identity = found.get(check.identity_target)
+    if identity is not None:
+        problems.incompatible(
+            "managed identity", check.identity_name, adoption.identity_problems(identity.location, location)
         )
-    return _results.ok([], {"location": found["location"], "existedBefore": sorted(existed_before)})
+    existed_before: list[str] = []
+    for wanted in check.vnets:
+        vnet = found.get(wanted.target)
+        if vnet is not None:
+            rules = checks.vnet_rules(wanted, network.existing_vnet(vnet), location, check)
+            problems.incompatible("virtual network", wanted.name, rules)
+            existed_before.extend(network.untagged_children(vnet))
+    _judge_cluster(check, found.get(check.cluster_target), location, problems)
+    _judge_registry(check, found.get(check.registry_target), problems)
+    permissions = found.get("permissions")
+    if group is not None and permissions is not None:
+        checks.permission_problems(check, permissions, problems)
+    return location, existed_before
 
 
-def _existing_resource_checks(
-    request: dict[str, Any], location: str | None, problems: _Problems, existed_before: list[str]
-) -> list[tuple[str, Callable[[], None]]]:
-    """One check per resource the run would adopt if it exists: compatible, or a problem naming the rule."""
-    subscription_id, resource_group = request["subscriptionId"], request["resourceGroup"]
-    aks, acr, identity = request["aks"], request["acr"], request["identity"]
-
-    def incompatible(kind: str, name: str, rules: list[str]) -> None:
-        if rules:
-            problems.add(
-                _results.INCOMPATIBLE_EXISTING,
-                f"{kind} '{name}'",
-                f"existing {kind} '{name}' cannot be used: " + "; ".join(rules),
-            )
-
-    def check_identity() -> None:
-        client = arm.msi(subscription_id).user_assigned_identities
-        existing = arm.get_or_none(client.get, resource_group, identity["name"])
-        if existing is not None:
-            incompatible(
-                "managed identity", identity["name"], _compat.identity_problems(existing.location, location)
-            )
-
-    def check_vnet(vnet_name: str, space: str, subnets: list[tuple[str, str]]) -> Callable[[], None]:
-        def check() -> None:
-            client = arm.network(subscription_id).virtual_networks
-            existing = arm.get_or_none(client.get, resource_group, vnet_name)
-            if existing is not None:
-                plan = _compat.plan_existing_vnet(existing_vnet(existing), location, space, subnets)
-                incompatible("virtual network", vnet_name, plan.problems)
-                existed_before.extend(untagged_children(existing))
-
-        return check
-
-    def check_cluster() -> None:
-        client = arm.containerservice(subscription_id).managed_clusters
-        existing = arm.get_or_none(client.get, resource_group, aks["name"])
-        if existing is None:
-            return
-        node_subnet_id = naming.resource_id(
-            subscription_id, resource_group, VNET, aks["vnetName"], "subnets", aks["nodeSubnetName"]
-        )
-        incompatible(
-            "AKS cluster",
-            aks["name"],
-            _compat.cluster_problems(
-                existing_cluster(existing),
-                wanted_location=location,
-                node_subnet_id=node_subnet_id,
-                service_cidr=aks["serviceCidr"],
-                dns_service_ip=aks["dnsServiceIp"],
-            ),
-        )
-        failure = cluster_failure(existing)
-        if failure is not None:
-            problems.add(
-                failure["error"]["code"], f"AKS cluster '{aks['name']}'", failure["error"]["message"]
-            )
-
-    def check_registry() -> None:
-        registries = arm.containerregistry(subscription_id).registries
-        existing = arm.get_or_none(registries.get, resource_group, acr["name"])
-        if existing is None:
-            taken = name_taken(registries, acr["name"])
-            if taken is not None:
-                problems.add(taken["error"]["code"], f"acr.name '{acr['name']}'", taken["error"]["message"])
-            return
-        rules = _compat.registry_problems(*registry_facts(existing))
-        policies = existing.properties.policies if existing.properties else None
-        if _compat.soft_delete_enabled(dict(policies) if policies is not None else None):
-            rules.append("soft delete is enabled, which ACR cannot combine with the retention policy")
-        incompatible("container registry", acr["name"], rules)
-
-    aks_subnets = [(aks["nodeSubnetName"], aks["nodeSubnetPrefix"])]
-    if request.get("hopsworksSubnet"):
-        aks_subnets.append((request["hopsworksSubnet"]["name"], request["hopsworksSubnet"]["prefix"]))
-    checks: list[tuple[str, Callable[[], None]]] = [
-        (f"managed identity '{identity['name']}'", check_identity),
-        (
-            f"virtual network '{aks['vnetName']}'",
-            check_vnet(aks["vnetName"], aks["addressSpace"], aks_subnets),
-        ),
-    ]
-    network = request.get("hopsworksNetwork")
-    if network:
-        checks.append(
-            (
-                f"virtual network '{network['vnetName']}'",
-                check_vnet(
-                    network["vnetName"],
-                    network["addressSpace"],
-                    [(network["subnetName"], network["subnetPrefix"])],
-                ),
-            )
-        )
-    checks += [
-        (f"AKS cluster '{aks['name']}'", check_cluster),
-        (f"container registry '{acr['name']}'", check_registry),
-    ]
-    return checks
+def _judge_cluster(
+    check: checks.Checklist, cluster: Any, location: str | None, problems: checks.Problems
+) -> None:
+    if cluster is None:
+        return
+    facts = containerservice.existing_cluster(cluster)
+    problems.incompatible("AKS cluster", check.cluster_name, checks.cluster_rules(facts, location, check))
+    failure = containerservice.cluster_failure(cluster)
+    if failure is not None:
+        problems.add(failure["error"]["code"], check.cluster_target, failure["error"]["message"])
 
 
-def _permissions(request: dict[str, Any], problems: _Problems) -> None:
-    """GET Microsoft.Authorization/permissions on the group; each required action it does not allow is a
-    problem (the run would otherwise fail half-way with AuthorizationFailed)."""
-    subscription_id, resource_group = request["subscriptionId"], request["resourceGroup"]
-    permissions = [
-        {"actions": list(entry.actions or []), "notActions": list(entry.not_actions or [])}
-        for entry in arm.authorization(subscription_id).permissions.list_for_resource_group(resource_group)
-    ]
-    for action in roles.missing_actions(roles.required_actions(request["topology"]), permissions):
-        problems.add(
-            "MissingPermission",
-            action,
-            f"the app's identity lacks '{action}' on resource group '{resource_group}'",
-        )
+def _judge_registry(check: checks.Checklist, found: Any, problems: checks.Problems) -> None:
+    if found is None:
+        return
+    registry, detail = found
+    if registry is None:
+        if detail is not None:  # the global name is taken
+            error = detail["error"]
+            problems.add(error["code"], f"acr.name '{check.registry_name}'", error["message"])
+        return
+    sku, mode = containerregistry.registry_facts(registry)
+    rules = checks.registry_rules(sku, mode, containerregistry.registry_state(registry), detail)
+    problems.incompatible("container registry", check.registry_name, rules)
 
 
 # ---------------------------------------------------------------- delete (rollback)
@@ -218,86 +150,17 @@ def _permissions(request: dict[str, Any], problems: _Problems) -> None:
 @bp.activity_trigger(input_name="payload")
 @_results.arm_activity
 def delete_resource(payload: dict[str, Any]) -> dict[str, Any]:
-    """Delete one resource this run created. Idempotent: already gone (404) is done. The AKS delete takes
-    minutes: it is started with polling=False and answers done=false until a GET finds it gone."""
+    """Delete one resource this run created, through the module of its service (`provisioning.deletion`).
+    Idempotent: already gone (404) is done. Outputs `{"done": bool}`, plus `"busy": true` when the service
+    refused because another operation on the resource still runs (wait, then call again)."""
     from azure.core.exceptions import ResourceNotFoundError
     from azure.mgmt.core.tools import parse_resource_id
 
     resource_id, resource_type = payload["id"], payload["type"]
-    delete = _DELETERS.get(resource_type.casefold())
-    if delete is None:
-        raise ValueError(f"delete_resource: no deleter for resource type {resource_type!r}")
-    parts = parse_resource_id(resource_id)
+    delete = DELETERS[deletion.service_for(resource_type)]
+    subscription_id = parse_resource_id(resource_id).get("subscription") or payload["subscriptionId"]
     try:
-        done = delete(parts.get("subscription") or payload["subscriptionId"], parts, resource_id)
+        outputs = delete(subscription_id, resource_id, resource_type)
     except ResourceNotFoundError:
-        done = True
-    return _results.ok([], {"done": done})
-
-
-def _delete_cluster(subscription_id: str, parts: dict[str, Any], _: str) -> bool:
-    clusters = arm.containerservice(subscription_id).managed_clusters
-    cluster = arm.get_or_none(clusters.get, parts["resource_group"], parts["name"])
-    if cluster is None:
-        return True
-    state = _results.plain(cluster.properties.provisioning_state) if cluster.properties else None
-    if (state or "").casefold() != "deleting":
-        clusters.begin_delete(parts["resource_group"], parts["name"], polling=False)
-    return False
-
-
-def _delete_identity(subscription_id: str, parts: dict[str, Any], _: str) -> bool:
-    arm.msi(subscription_id).user_assigned_identities.delete(parts["resource_group"], parts["name"])
-    return True
-
-
-def _delete_role_assignment(subscription_id: str, _: dict[str, Any], resource_id: str) -> bool:
-    arm.authorization(subscription_id).role_assignments.delete_by_id(resource_id)
-    return True
-
-
-def _delete_vnet(subscription_id: str, parts: dict[str, Any], _: str) -> bool:
-    arm.network(subscription_id).virtual_networks.begin_delete(
-        parts["resource_group"], parts["name"]
-    ).result()
-    return True
-
-
-def _delete_subnet(subscription_id: str, parts: dict[str, Any], _: str) -> bool:
-    arm.network(subscription_id).subnets.begin_delete(
-        parts["resource_group"], parts["name"], parts["child_name_1"]
-    ).result()
-    return True
-
-
-def _delete_peering(subscription_id: str, parts: dict[str, Any], _: str) -> bool:
-    arm.network(subscription_id).virtual_network_peerings.begin_delete(
-        parts["resource_group"], parts["name"], parts["child_name_1"]
-    ).result()
-    return True
-
-
-def _delete_registry(subscription_id: str, parts: dict[str, Any], _: str) -> bool:
-    arm.containerregistry(subscription_id).registries.begin_delete(
-        parts["resource_group"], parts["name"]
-    ).result()
-    return True
-
-
-def _delete_dns_link(subscription_id: str, parts: dict[str, Any], _: str) -> bool:
-    arm.privatedns(subscription_id).virtual_network_links.begin_delete(
-        parts["resource_group"], parts["name"], parts["child_name_1"]
-    ).result()
-    return True
-
-
-_DELETERS: dict[str, Callable[[str, dict[str, Any], str], bool]] = {
-    "microsoft.containerservice/managedclusters": _delete_cluster,
-    "microsoft.managedidentity/userassignedidentities": _delete_identity,
-    "microsoft.authorization/roleassignments": _delete_role_assignment,
-    "microsoft.network/virtualnetworks": _delete_vnet,
-    "microsoft.network/virtualnetworks/subnets": _delete_subnet,
-    "microsoft.network/virtualnetworks/virtualnetworkpeerings": _delete_peering,
-    "microsoft.containerregistry/registries": _delete_registry,
-    "microsoft.network/privatednszones/virtualnetworklinks": _delete_dns_link,
-}
+        outputs = deletion.outcome(True)
+    return _results.ok([], outputs)

@@ -181,6 +181,12 @@ def _classify(exc: BaseException) -> ArmFailure:
     return ArmFailure(type(exc).__name__, text or type(exc).__name__, None, False)
 
 
+def is_transient_code(code: str, message: str = "") -> bool:
+    """Whether an ARM error code (e.g. a failed operation's, read from a resource's status) means "try again
+    later", by the same rules as `classify`."""
+    return _is_transient(code, None, message)
+
+
 def is_role_assignment_exists(failure: ArmFailure) -> bool:
     """409 RoleAssignmentExists: the same (scope, role, principal) under another name; counts as done."""
     return failure.code.casefold() == "roleassignmentexists"

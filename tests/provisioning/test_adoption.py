@@ -1,21 +1,21 @@
-"""The adoption rules for resources that already exist (activities/_compat.py): pure, no Azure."""
+"""The adoption rules for resources that already exist (provisioning/adoption.py): pure, no Azure."""
 
 from __future__ import annotations
 
-from activities import _compat, _results
+from provisioning import adoption
 
 NODE_SUBNET = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/nodes"
 
 
 def vnet(
     space: tuple[str, ...] = ("10.240.0.0/16",), location: str = "northeurope", **subnets: tuple[str, ...]
-) -> _compat.ExistingVnet:
-    return _compat.ExistingVnet(location=location, address_prefixes=space, subnets=subnets)
+) -> adoption.ExistingVnet:
+    return adoption.ExistingVnet(location=location, address_prefixes=space, subnets=subnets)
 
 
 def test_vnet_equal_or_containing_space_is_adopted_and_missing_subnets_planned() -> None:
     for space in (("10.240.0.0/16",), ("10.0.0.0/8",), ("192.168.0.0/16", "10.240.0.0/12")):
-        plan = _compat.plan_existing_vnet(
+        plan = adoption.plan_existing_vnet(
             vnet(space, nodes=("10.240.0.0/20",)),
             "northeurope",
             "10.240.0.0/16",
@@ -26,7 +26,7 @@ def test_vnet_equal_or_containing_space_is_adopted_and_missing_subnets_planned()
 
 
 def test_vnet_rules_each_reported() -> None:
-    plan = _compat.plan_existing_vnet(
+    plan = adoption.plan_existing_vnet(
         vnet(("10.50.0.0/16",), "westeurope", nodes=("10.50.0.0/24",), other=("10.240.16.0/25",)),
         "North Europe",
         "10.240.0.0/16",
@@ -42,37 +42,37 @@ def test_vnet_rules_each_reported() -> None:
 
 
 def test_same_location_ignores_case_and_spaces() -> None:
-    assert _compat.same_location("northeurope", "North Europe")
-    assert not _compat.same_location("northeurope", "westeurope")
-    assert not _compat.same_location(None, "northeurope")
+    assert adoption.same_location("northeurope", "North Europe")
+    assert not adoption.same_location("northeurope", "westeurope")
+    assert not adoption.same_location(None, "northeurope")
 
 
 def test_peering_drift_and_remote() -> None:
-    guide = dict(_compat.PEERING_SETTINGS)
-    assert _compat.peering_drift(guide) == []
-    assert _compat.peering_drift({**guide, "allowForwardedTraffic": True}) == ["allowForwardedTraffic"]
-    assert _compat.peering_drift({**guide, "allowVirtualNetworkAccess": None}) == [
+    guide = dict(adoption.PEERING_SETTINGS)
+    assert adoption.peering_drift(guide) == []
+    assert adoption.peering_drift({**guide, "allowForwardedTraffic": True}) == ["allowForwardedTraffic"]
+    assert adoption.peering_drift({**guide, "allowVirtualNetworkAccess": None}) == [
         "allowVirtualNetworkAccess"
     ]
     remote = "/subscriptions/s/resourceGroups/RG/providers/Microsoft.Network/virtualNetworks/a"
-    assert _compat.peering_problems(remote.replace("resourceGroups", "resourcegroups"), remote) == []
-    assert _compat.peering_problems(remote + "x", remote)
+    assert adoption.peering_problems(remote.replace("resourceGroups", "resourcegroups"), remote) == []
+    assert adoption.peering_problems(remote + "x", remote)
 
 
 def test_registry_rules() -> None:
-    assert _compat.registry_problems("Premium", "LegacyRegistryPermissions") == []
-    assert _compat.registry_problems("Premium", None) == []  # older registries: legacy mode implied
-    assert len(_compat.registry_problems("Standard", "AbacRepositoryPermissions")) == 2
-    assert _compat.soft_delete_enabled({"softDeletePolicy": {"status": "enabled", "retentionDays": 7}})
-    assert not _compat.soft_delete_enabled({"softDeletePolicy": {"status": "disabled"}})
-    assert not _compat.soft_delete_enabled(None)
-    assert _compat.retention_in_state({"days": 7, "status": "enabled"}, 7)
-    assert not _compat.retention_in_state({"days": 7, "status": "disabled"}, 7)
-    assert not _compat.retention_in_state({"days": 30, "status": "enabled"}, 7)
-    assert not _compat.retention_in_state(None, 7)
+    assert adoption.registry_problems("Premium", "LegacyRegistryPermissions") == []
+    assert adoption.registry_problems("Premium", None) == []  # older registries: legacy mode implied
+    assert len(adoption.registry_problems("Standard", "AbacRepositoryPermissions")) == 2
+    assert adoption.soft_delete_enabled({"softDeletePolicy": {"status": "enabled", "retentionDays": 7}})
+    assert not adoption.soft_delete_enabled({"softDeletePolicy": {"status": "disabled"}})
+    assert not adoption.soft_delete_enabled(None)
+    assert adoption.retention_in_state({"days": 7, "status": "enabled"}, 7)
+    assert not adoption.retention_in_state({"days": 7, "status": "disabled"}, 7)
+    assert not adoption.retention_in_state({"days": 30, "status": "enabled"}, 7)
+    assert not adoption.retention_in_state(None, 7)
 
 
-def guide_cluster(**changes: object) -> _compat.ExistingCluster:
+def guide_cluster(**changes: object) -> adoption.ExistingCluster:
     facts = {
         "location": "northeurope",
         "identity_type": "SystemAssigned",
@@ -86,11 +86,11 @@ def guide_cluster(**changes: object) -> _compat.ExistingCluster:
         "subnet_ids": (NODE_SUBNET.replace("resourceGroups", "resourcegroups"),),
     }
     facts.update(changes)
-    return _compat.ExistingCluster(**facts)  # type: ignore[arg-type]
+    return adoption.ExistingCluster(**facts)  # type: ignore[arg-type]
 
 
-def problems(cluster: _compat.ExistingCluster) -> list[str]:
-    return _compat.cluster_problems(
+def problems(cluster: adoption.ExistingCluster) -> list[str]:
+    return adoption.cluster_problems(
         cluster,
         wanted_location="northeurope",
         node_subnet_id=NODE_SUBNET,
@@ -121,24 +121,11 @@ def test_cluster_rules_each_reported() -> None:
 
 
 def test_dns_prefix_and_zone_name() -> None:
-    assert _compat.dns_prefix("hopsaks-cluster") == "hopsaks-cluster"
-    assert _compat.dns_prefix("my_cluster") == "my-cluster"
-    assert len(_compat.dns_prefix("a" * 63)) == 54
+    assert adoption.dns_prefix("hopsaks-cluster") == "hopsaks-cluster"
+    assert adoption.dns_prefix("my_cluster") == "my-cluster"
+    assert len(adoption.dns_prefix("a" * 63)) == 54
     zone = "0f1e.privatelink.northeurope.azmk8s.io"
-    assert _compat.private_dns_zone_name(f"hopsaks-abc.{zone}") == zone
-    assert _compat.private_dns_zone_name(f"hopsaks-abc.{zone}.") == zone
-    assert _compat.private_dns_zone_name(None) is None
-    assert _compat.private_dns_zone_name("nodots") is None
-
-
-def test_action_by_run_tag_and_description() -> None:
-    tags = _results.run_tags({"owner": "me"}, "setup-1", "run-1")
-    assert tags == {"owner": "me", "hopsworks-setup": "setup-1", "hopsworks-setup-run": "run-1"}
-    assert _results.action_from_tags(tags, "run-1") == "created"
-    assert _results.action_from_tags(tags, "run-2") == "existing"
-    assert _results.action_from_tags(None, "run-1") == "existing"
-    description = _results.role_assignment_description("run-1")
-    assert description == "hopsworks-setup-run=run-1"
-    assert _results.action_from_description(description, "run-1") == "created"
-    assert _results.action_from_description(description, "run-2") == "existing"
-    assert _results.action_from_description(None, "run-1") == "existing"
+    assert adoption.private_dns_zone_name(f"hopsaks-abc.{zone}") == zone
+    assert adoption.private_dns_zone_name(f"hopsaks-abc.{zone}.") == zone
+    assert adoption.private_dns_zone_name(None) is None
+    assert adoption.private_dns_zone_name("nodots") is None

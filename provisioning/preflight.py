@@ -1,0 +1,184 @@
+"""Preflight's checklist: what to read before any write, and every problem found in what was read.
+
+Pure: the `preflight` activity reads (in parallel) what `checklist` names and hands the plain facts to the
+rule functions here; `Problems` collects every problem so one PreflightFailed lists them all. The rules
+themselves are the adoption rules the ensure_* activities apply (`provisioning.adoption`), so preflight
+reports exactly what the steps would refuse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from provisioning import adoption, naming, roles
+
+PREFLIGHT_FAILED = "PreflightFailed"
+INCOMPATIBLE_EXISTING = "IncompatibleExistingResource"
+RESOURCE_GROUP_NOT_FOUND = "ResourceGroupNotFound"
+MISSING_PERMISSION = "MissingPermission"
+
+VNET_TYPE = "Microsoft.Network/virtualNetworks"
+
+
+@dataclass(frozen=True)
+class WantedVnet:
+    """A vnet the run uses: adopted when it exists and is compatible."""
+
+    name: str
+    space: str
+    subnets: tuple[tuple[str, str], ...]  # (name, prefix)
+    carries_cluster: bool  # the AKS vnet: its whole space must stay clear of the service CIDR
+
+    @property
+    def target(self) -> str:
+        return f"virtual network '{self.name}'"
+
+
+@dataclass(frozen=True)
+class Checklist:
+    """What preflight reads, from the normalized request."""
+
+    subscription_id: str
+    resource_group: str
+    location: str | None  # the request's (None: the resource group's)
+    topology: str
+    identity_name: str
+    vnets: tuple[WantedVnet, ...]
+    cluster_name: str
+    node_subnet_id: str
+    service_cidr: str
+    dns_service_ip: str
+    registry_name: str
+
+    @property
+    def group_target(self) -> str:
+        return f"resource group '{self.resource_group}'"
+
+    @property
+    def identity_target(self) -> str:
+        return f"managed identity '{self.identity_name}'"
+
+    @property
+    def cluster_target(self) -> str:
+        return f"AKS cluster '{self.cluster_name}'"
+
+    @property
+    def registry_target(self) -> str:
+        return f"container registry '{self.registry_name}'"
+
+
+def checklist(request: Mapping[str, Any]) -> Checklist:
+    subscription_id, resource_group = request["subscriptionId"], request["resourceGroup"]
+    aks = request["aks"]
+    aks_subnets = [(aks["nodeSubnetName"], aks["nodeSubnetPrefix"])]
+    if request.get("hopsworksSubnet"):
+        aks_subnets.append((request["hopsworksSubnet"]["name"], request["hopsworksSubnet"]["prefix"]))
+    vnets = [WantedVnet(aks["vnetName"], aks["addressSpace"], tuple(aks_subnets), carries_cluster=True)]
+    network = request.get("hopsworksNetwork")
+    if network:
+        vnets.append(
+            WantedVnet(
+                network["vnetName"],
+                network["addressSpace"],
+                ((network["subnetName"], network["subnetPrefix"]),),
+                carries_cluster=False,
+            )
+        )
+    return Checklist(
+        subscription_id=subscription_id,
+        resource_group=resource_group,
+        location=request.get("location"),
+        topology=request["topology"],
+        identity_name=request["identity"]["name"],
+        vnets=tuple(vnets),
+        cluster_name=aks["name"],
+        node_subnet_id=naming.resource_id(
+            subscription_id, resource_group, VNET_TYPE, aks["vnetName"], "subnets", aks["nodeSubnetName"]
+        ),
+        service_cidr=aks["serviceCidr"],
+        dns_service_ip=aks["dnsServiceIp"],
+        registry_name=request["acr"]["name"],
+    )
+
+
+@dataclass
+class Problems:
+    """Every problem preflight finds, each with a code, the resource or field it concerns, and the rule."""
+
+    items: list[dict[str, str]] = field(default_factory=list)
+
+    def add(self, code: str, target: str, message: str) -> None:
+        self.items.append({"code": code, "target": target, "message": message})
+
+    def incompatible(self, kind: str, name: str, rules: Sequence[str]) -> None:
+        """An existing resource the run would adopt breaks `rules` (nothing when there are none)."""
+        if rules:
+            self.add(
+                INCOMPATIBLE_EXISTING,
+                f"{kind} '{name}'",
+                f"existing {kind} '{name}' cannot be used: " + "; ".join(rules),
+            )
+
+    def summary(self) -> str:
+        count = len(self.items)
+        listing = "; ".join(f"({index}) {item['message']}" for index, item in enumerate(self.items, 1))
+        return f"preflight found {count} problem{'s' if count > 1 else ''}: {listing}"
+
+
+# ---------------------------------------------------------------- the rules over what was read
+
+
+def group_problem(check: Checklist, problems: Problems) -> None:
+    problems.add(
+        RESOURCE_GROUP_NOT_FOUND,
+        f"resourceGroup '{check.resource_group}'",
+        f"resource group '{check.resource_group}' does not exist in subscription {check.subscription_id}",
+    )
+
+
+def vnet_rules(wanted: WantedVnet, existing: adoption.ExistingVnet, location: str | None,
+               check: Checklist) -> list[str]:
+    """A vnet that exists before the run is adopted: it must carry the requested space and subnets, be
+    neither Failed nor Canceled (nor its requested subnets), and, for the AKS vnet, leave the service CIDR
+    clear in its whole space and every subnet (AKS refuses the cluster otherwise)."""
+    rules = adoption.plan_existing_vnet(existing, location, wanted.space, list(wanted.subnets)).problems
+    if wanted.carries_cluster:
+        rules += adoption.service_network_problems(existing, check.service_cidr, check.dns_service_ip)
+    return rules
+
+
+def cluster_rules(existing: adoption.ExistingCluster, location: str | None, check: Checklist) -> list[str]:
+    return adoption.cluster_problems(
+        existing,
+        wanted_location=location,
+        node_subnet_id=check.node_subnet_id,
+        service_cidr=check.service_cidr,
+        dns_service_ip=check.dns_service_ip,
+    )
+
+
+def registry_rules(
+    sku: str | None,
+    role_assignment_mode: str | None,
+    state: str | None,
+    soft_delete_policies: Mapping[str, object] | None,
+) -> list[str]:
+    rules = adoption.registry_problems(sku, role_assignment_mode)
+    rules += adoption.failed_state_problems(state)
+    if adoption.soft_delete_enabled(soft_delete_policies):
+        rules.append(adoption.SOFT_DELETE_PROBLEM)
+    return rules
+
+
+def permission_problems(check: Checklist, permissions: Iterable[Mapping[str, object]],
+                        problems: Problems) -> None:
+    """Each action the run needs on the group that the caller's permissions there do not allow (the run
+    would otherwise fail half-way with AuthorizationFailed)."""
+    for action in roles.missing_actions(roles.required_actions(check.topology), list(permissions)):
+        problems.add(
+            MISSING_PERMISSION,
+            action,
+            f"the app's identity lacks '{action}' on resource group '{check.resource_group}'",
+        )

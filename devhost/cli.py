@@ -52,6 +52,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="seed the simulated Azure with this resource group (repeatable)",
     )
     parser.add_argument(
+        "--grant",
+        action="append",
+        default=[],
+        metavar="[PRINCIPAL:]ROLE@SCOPE",
+        help="simulated Azure: a role assignment of the app's identity (or PRINCIPAL), e.g. "
+        "'Owner@/subscriptions/<id>/resourceGroups/<rg>' (repeatable; with SIMULATOR_GRANTS, "
+        "';'-separated, they replace the default: Owner of every subscription)",
+    )
+    parser.add_argument(
         "--no-example-groups",
         action="store_true",
         help="do not seed the resource groups named by examples/*.json",
@@ -97,6 +106,26 @@ def example_groups(app_dir: Path) -> list[tuple[str, str, str]]:
     return groups
 
 
+def simulator_grants(flags: list[str], setting: str) -> list[str]:
+    """The simulated Azure's grants: ``SIMULATOR_GRANTS`` (``;``-separated ``[PRINCIPAL:]ROLE@SCOPE``) then
+    each ``--grant``; none -> the simulator's default (the app's identity is Owner of every subscription)."""
+    return [g.strip() for g in setting.split(";") if g.strip()] + [g.strip() for g in flags if g.strip()]
+
+
+def apply_simulator_grants(simulator: Any, flags: list[str], setting: str) -> bool:
+    """Give the simulated Azure its grants (see :func:`simulator_grants`) and log them; False on bad input."""
+    grants = simulator_grants(flags, setting)
+    if grants:
+        try:
+            simulator.set_grants(grants)
+        except (KeyError, ValueError) as exc:
+            log.error("SIMULATOR_GRANTS / --grant: %s", exc)
+            return False
+    for grant in simulator.grants():
+        log.info("simulated Azure grant: %s at %s to %s", grant["role"], grant["scope"], grant["principalId"])
+    return True
+
+
 def setup_logging() -> None:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(logging.Formatter("%(asctime)s.%(msecs)03d %(name)s %(message)s", "%H:%M:%S"))
@@ -136,6 +165,9 @@ def main(argv: list[str] | None = None) -> int:
                 log.error("--resource-group wants SUB/RG/LOCATION")
                 return 2
             simulator.add_resource_group(*group)
+        if not apply_simulator_grants(simulator, args.grant, os.environ.get("SIMULATOR_GRANTS", "")):
+            simulator.stop()
+            return 2
         log.info(
             "simulated Azure at %s (%d resource groups seeded)",
             simulator.endpoint,

@@ -33,10 +33,24 @@ def main(argv: list[str] | None = None) -> int:
         metavar="SUB/NAME/LOCATION",
         help="a resource group that exists from the start (repeatable)",
     )
+    parser.add_argument(
+        "--grant",
+        action="append",
+        default=[],
+        metavar="[PRINCIPAL:]ROLE@SCOPE",
+        help="a role assignment, e.g. 'Owner@/subscriptions/<id>/resourceGroups/<rg>' (repeatable); given "
+        "at all, these replace the default (the app's identity is Owner of every subscription). PRINCIPAL "
+        "defaults to the app's identity",
+    )
     args = parser.parse_args(argv)
     sim = Simulator(
         latency_scale=args.latency_scale, polls_to_complete=args.polls_to_complete, port=args.port
     )
+    if args.grant:
+        try:
+            sim.set_grants(args.grant)
+        except (KeyError, ValueError) as exc:
+            parser.error(f"--grant: {exc}")
     sim.start()
     for sub, name, location in args.resource_group:
         sim.add_resource_group(sub, name, location)
@@ -46,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     print("Settings:")
     for name, value in sim.env().items():
         print(f"export {name}={shlex.quote(value)}")
+    print(f"App identity (principal id): {sim.app_principal_id}")
+    for grant in sim.grants():
+        print(f"Grant: {grant['role']} at {grant['scope']} to {grant['principalId']}")
     sys.stdout.flush()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -127,8 +127,10 @@ class Simulator:
                 raise ValueError(f"latency_overrides[{resource_type!r}] must map kinds to seconds")
             for kind, seconds in kinds.items():
                 if kind not in LATENCY_KINDS:
-                    raise ValueError(f"latency_overrides[{resource_type!r}]: kind must be one of "
-                                     f"{', '.join(LATENCY_KINDS)}, not {kind!r}")
+                    raise ValueError(
+                        f"latency_overrides[{resource_type!r}]: kind must be one of "
+                        f"{', '.join(LATENCY_KINDS)}, not {kind!r}"
+                    )
                 if float(seconds) < 0:
                     raise ValueError(f"latency_overrides[{resource_type!r}][{kind!r}] must be >= 0")
                 parsed.setdefault(resource_type.lower(), {})[kind] = float(seconds)
@@ -357,71 +359,104 @@ class Simulator:
             return ArmError(400, "InvalidControlRequest", f"{type(exc).__name__}: {exc}").response()
 
     def _control(self, method: str, what: str, query: dict[str, str], data: Any) -> Response:
-        if what == "state" and method == "GET":
-            return Response(200, self.state())
-        if what == "requests" and method == "GET":
+        handlers = {
+            "state": self._control_state,
+            "requests": self._control_requests,
+            "env": self._control_env,
+            "reset": self._control_reset,
+            "faults": self._control_faults,
+            "resourcegroups": self._control_resource_groups,
+            "permissions/deny": self._control_deny,
+            "grants": self._control_grants,
+            "principals": self._control_principals,
+            "latency": self._control_latency,
+        }
+        handler = handlers.get(what)
+        response = handler(method, query, data) if handler is not None else None
+        if response is None:
+            return ArmError(404, "NotFound", f"No control operation {method} /_simulator/{what}.").response()
+        return response
+
+    def _control_state(self, method: str, query: dict[str, str], data: Any) -> Response | None:
+        return Response(200, self.state()) if method == "GET" else None
+
+    def _control_env(self, method: str, query: dict[str, str], data: Any) -> Response | None:
+        return Response(200, self.env()) if method == "GET" else None
+
+    def _control_reset(self, method: str, query: dict[str, str], data: Any) -> Response | None:
+        if method != "POST":
+            return None
+        self.reset()
+        return Response(204)
+
+    def _control_requests(self, method: str, query: dict[str, str], data: Any) -> Response | None:
+        if method == "GET":
             return Response(200, self.requests)
-        if what == "requests" and method == "DELETE":
+        if method == "DELETE":
             with self.arm.lock:
                 self.arm.log.clear()
             return Response(204)
-        if what == "env" and method == "GET":
-            return Response(200, self.env())
-        if what == "reset" and method == "POST":
-            self.reset()
-            return Response(204)
-        if what == "faults":
-            if method == "GET":
-                return Response(200, [f.to_dict() for f in self.arm.faults])
-            if method == "POST":
-                if not isinstance(data, dict):
-                    raise ValueError("a fault is a JSON object")
-                return Response(201, self.add_fault(**data).to_dict())
-            if method == "DELETE":
-                self.clear_faults()
-                return Response(204)
-        if what == "resourcegroups" and method == "POST":
-            return Response(
-                201,
-                self.add_resource_group(
-                    data["subscriptionId"], data["name"], data["location"], data.get("tags")
-                ),
-            )
-        if what == "permissions/deny" and method == "POST":
-            self.deny_permission(data["subscriptionId"], data["resourceGroup"], data["action"])
-            return Response(204)
-        if what == "grants":
-            return self._control_grants(method, query, data)
-        if what == "principals" and method == "POST":
-            self.register_principal(data["principalId"], data.get("principalType", "ServicePrincipal"))
-            return Response(204)
-        if what == "latency":
-            if method == "POST":
-                if "latencyScale" in data:
-                    self.latency_scale = float(data["latencyScale"])
-                if "pollsToComplete" in data:
-                    n = data["pollsToComplete"]
-                    self.polls_to_complete = None if n is None else int(n)
-                if "principalReplicationDelay" in data:
-                    self.principal_replication_delay = float(data["principalReplicationDelay"])
-                if "principalReplicationRequests" in data:
-                    self.principal_replication_requests = int(data["principalReplicationRequests"])
-                if "latencyOverrides" in data:
-                    self.latency_overrides = data["latencyOverrides"] or {}
-            if method in ("GET", "POST"):
-                return Response(
-                    200,
-                    {
-                        "latencyScale": self.latency_scale,
-                        "pollsToComplete": self.polls_to_complete,
-                        "principalReplicationDelay": self.principal_replication_delay,
-                        "principalReplicationRequests": self.principal_replication_requests,
-                        "latencyOverrides": self.latency_overrides,
-                    },
-                )
-        return ArmError(404, "NotFound", f"No control operation {method} /_simulator/{what}.").response()
+        return None
 
-    def _control_grants(self, method: str, query: dict[str, str], data: Any) -> Response:
+    def _control_faults(self, method: str, query: dict[str, str], data: Any) -> Response | None:
+        if method == "GET":
+            return Response(200, [f.to_dict() for f in self.arm.faults])
+        if method == "POST":
+            if not isinstance(data, dict):
+                raise ValueError("a fault is a JSON object")
+            return Response(201, self.add_fault(**data).to_dict())
+        if method == "DELETE":
+            self.clear_faults()
+            return Response(204)
+        return None
+
+    def _control_resource_groups(self, method: str, query: dict[str, str], data: Any) -> Response | None:
+        if method != "POST":
+            return None
+        group = self.add_resource_group(
+            data["subscriptionId"], data["name"], data["location"], data.get("tags")
+        )
+        return Response(201, group)
+
+    def _control_deny(self, method: str, query: dict[str, str], data: Any) -> Response | None:
+        if method != "POST":
+            return None
+        self.deny_permission(data["subscriptionId"], data["resourceGroup"], data["action"])
+        return Response(204)
+
+    def _control_principals(self, method: str, query: dict[str, str], data: Any) -> Response | None:
+        if method != "POST":
+            return None
+        self.register_principal(data["principalId"], data.get("principalType", "ServicePrincipal"))
+        return Response(204)
+
+    def _control_latency(self, method: str, query: dict[str, str], data: Any) -> Response | None:
+        if method == "POST":
+            if "latencyScale" in data:
+                self.latency_scale = float(data["latencyScale"])
+            if "pollsToComplete" in data:
+                n = data["pollsToComplete"]
+                self.polls_to_complete = None if n is None else int(n)
+            if "principalReplicationDelay" in data:
+                self.principal_replication_delay = float(data["principalReplicationDelay"])
+            if "principalReplicationRequests" in data:
+                self.principal_replication_requests = int(data["principalReplicationRequests"])
+            if "latencyOverrides" in data:
+                self.latency_overrides = data["latencyOverrides"] or {}
+        if method not in ("GET", "POST"):
+            return None
+        return Response(
+            200,
+            {
+                "latencyScale": self.latency_scale,
+                "pollsToComplete": self.polls_to_complete,
+                "principalReplicationDelay": self.principal_replication_delay,
+                "principalReplicationRequests": self.principal_replication_requests,
+                "latencyOverrides": self.latency_overrides,
+            },
+        )
+
+    def _control_grants(self, method: str, query: dict[str, str], data: Any) -> Response | None:
         """GET: the configured grants; POST {role, scope, principalId?}: add one; PUT [grant, ...]: replace
         all ("ROLE@SCOPE" strings or objects); DELETE [?principalId=]: revoke (default: the app's)."""
         if method == "GET":
@@ -437,4 +472,4 @@ class Simulator:
         if method == "DELETE":
             self.revoke_all(query.get("principalId"))
             return Response(204)
-        return ArmError(405, "MethodNotAllowed", f"{method} /_simulator/grants is not allowed.").response()
+        return None

@@ -14,12 +14,19 @@ The session fixture also makes the test process's managed identity the simulator
 
 Helpers: ``sdk_client(ClientClass, simulator, subscription_id, **kwargs)`` builds a real azure-mgmt client
 the way ``activities/arm.py`` does (base_url, credential_scopes, connection_verify) with a real
-``DefaultAzureCredential`` that reaches the simulator's managed-identity endpoint.
+``DefaultAzureCredential`` that reaches the simulator's managed-identity endpoint (the app's identity,
+``simulator.app_principal_id``). ``sdk_client(..., principal_id=P)`` calls as another principal P (a
+user-assigned identity, an operator): its tokens come from ``Simulator.token_for(P)``.
+
+Grants: every test starts with the default (the app's identity is Owner of every subscription); change them
+with ``simulator.set_grants(["Owner@/subscriptions/<sub>/resourceGroups/<rg>", ...])``,
+``simulator.grant(...)`` and ``simulator.revoke_all()`` (the fixture's reset restores the default).
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -119,18 +126,42 @@ def credential_for(sim: Simulator) -> Any:
     return _credentials[key]
 
 
+class PrincipalCredential:
+    """A token credential for any principal of the simulated directory (tokens minted by the simulator, the
+    same JWTs its identity endpoint issues)."""
+
+    def __init__(self, sim: Simulator, principal_id: str) -> None:
+        self._sim = sim
+        self.principal_id = principal_id
+
+    def get_token(self, *scopes: str, **_: Any) -> Any:
+        from azure.core.credentials import AccessToken
+
+        token = self._sim.token_for(self.principal_id, scopes[0] if scopes else "")
+        return AccessToken(token, int(time.time()) + 3600)
+
+    def close(self) -> None:
+        return None
+
+
 def sdk_client(
-    client_class: type, sim: Simulator, subscription_id: str = SUBSCRIPTION_ID, **kwargs: Any
+    client_class: type,
+    sim: Simulator,
+    subscription_id: str = SUBSCRIPTION_ID,
+    principal_id: str | None = None,
+    **kwargs: Any,
 ) -> Any:
-    """A real azure-mgmt client talking to the simulator over https with the managed-identity credential.
+    """A real azure-mgmt client talking to the simulator over https with the managed-identity credential
+    (or, with ``principal_id``, as that principal).
 
     ``polling_interval`` defaults to 0 here (the simulator sends Retry-After when it wants a wait); pass
     other client kwargs (``retry_total``, ``polling_interval`` ...) through ``kwargs``.
     """
     env = sim.env()
     kwargs.setdefault("polling_interval", 0)
+    credential = credential_for(sim) if principal_id is None else PrincipalCredential(sim, principal_id)
     return client_class(
-        credential_for(sim),
+        credential,
         subscription_id,
         base_url=env["ARM_ENDPOINT"],
         credential_scopes=[env["ARM_SCOPE"]],

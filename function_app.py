@@ -15,13 +15,16 @@ from activities import (
     privatedns,
     resources,
 )
-from api import setups
-from orchestrators import setup_orchestrator
+from api import plans, setups, teardowns
+from orchestrators import setup_orchestrator, teardown_orchestrator
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 
 app.register_functions(setups.bp)
+app.register_functions(plans.bp)
+app.register_functions(teardowns.bp)
 app.register_functions(setup_orchestrator.bp)
+app.register_functions(teardown_orchestrator.bp)
 ACTIVITY_MODULES = (resources, msi, authorization, network, containerservice, containerregistry, privatedns)
 for activity_module in ACTIVITY_MODULES:
     app.register_functions(activity_module.bp)

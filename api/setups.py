@@ -56,11 +56,18 @@ async def handle_start_setup(
         logger.error("setup request refused: %s", exc)
         return _json(500, {"error": {"code": "InvalidAppSettings", "message": str(exc)}})
 
+    from api import instances  # imports this module: one run per target across kinds, the target's record
+
     instance_id = validated.instance_id
     try:
         if await _is_active(client, instance_id):
             logger.info("setup %s is already running; answering with its status URLs", instance_id)
             return check_status_response(client, req, instance_id)
+        busy = await instances.other_kind_running(client, req, "setup", instance_id)
+        if busy is not None:
+            return busy
+        # The run about to start replaces the previous one's output: fold it into the target's record first.
+        await instances.update_record(client, instance_id)
         orchestration_input = {"request": validated.to_orchestration_dict(), "timing": settings.timing}
         try:
             await client.start_new(ORCHESTRATOR_NAME, instance_id, orchestration_input)

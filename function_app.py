@@ -15,13 +15,14 @@ from activities import (
     privatedns,
     resources,
 )
-from api import openapi, plans, setups, teardowns
+from api import openapi, plans, setups, status, teardowns
 from orchestrators import setup_orchestrator, teardown_orchestrator
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 
 app.register_functions(setups.bp)
 app.register_functions(openapi.bp)
+app.register_functions(status.bp)
 app.register_functions(plans.bp)
 app.register_functions(teardowns.bp)
 app.register_functions(setup_orchestrator.bp)

@@ -18,7 +18,9 @@ from urllib.parse import urlsplit, urlunsplit
 import azure.durable_functions as df
 import azure.functions as func
 
+from api.status import app_status_location
 from provisioning.settings import Settings, SettingsError
+from provisioning.status_polling import retry_after_seconds
 
 ORCHESTRATOR_NAME = "setup_orchestrator"
 FAILURE_FLAG = "returnInternalServerErrorOnFailure"
@@ -98,13 +100,19 @@ def check_status_response(
     """The SDK's 202 check-status response, with the polled URL answering 500 once the run has failed.
 
     Without `returnInternalServerErrorOnFailure=true` the status endpoint answers 200 for a Failed run, and a
-    poller that stops at the first non-202 (Logic Apps) would report success.
+    poller that stops at the first non-202 (Logic Apps) would report success. `Location` is the app's own
+    status endpoint (`api/status.py`: a `Retry-After` that follows the run) when the caller sent its key as
+    `code`; otherwise the extension's status URL, which needs no header.
     """
     original = client.create_check_status_response(req, instance_id)
     payload: dict[str, Any] = json.loads(original.get_body())
     status_url = with_failure_flag(payload["statusQueryGetUri"])
     payload["statusQueryGetUri"] = status_url
-    headers = {"Location": status_url, "Retry-After": original.headers.get("Retry-After") or "10"}
+    app_location = app_status_location(req, instance_id)
+    if app_location is not None:
+        headers = {"Location": app_location, "Retry-After": str(retry_after_seconds(None))}
+    else:
+        headers = {"Location": status_url, "Retry-After": original.headers.get("Retry-After") or "10"}
     return func.HttpResponse(
         body=json.dumps(payload), status_code=202, mimetype="application/json", headers=headers
     )

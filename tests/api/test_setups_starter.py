@@ -131,18 +131,22 @@ ENV = {"SETUP_POLL_INTERVAL_SECONDS": "2", "SETUP_RETRY_FIRST_SECONDS": "1"}
 
 
 def assert_check_status_response(response: func.HttpResponse, instance_id: str) -> dict:
+    """The extension's check-status payload (its status URL answering 500 on failure), and `Location` at the
+    app's own status endpoint carrying the key the caller sent as `code` (post_request sends it that way)."""
     assert response.status_code == 202
     payload = json.loads(response.get_body())
     assert payload["id"] == instance_id
-    location = response.headers["Location"]
-    assert location == payload["statusQueryGetUri"]
-    parts = urlsplit(location)
-    assert f"{parts.scheme}://{parts.netloc}" == "https://setup.example.net"  # the caller's origin
-    assert parts.path.endswith(f"/instances/{instance_id}")
-    query = parse_qs(parts.query)
+    status_url = urlsplit(payload["statusQueryGetUri"])
+    assert f"{status_url.scheme}://{status_url.netloc}" == "https://setup.example.net"  # the caller's origin
+    assert status_url.path.endswith(f"/instances/{instance_id}")
+    query = parse_qs(status_url.query)
     assert query["returnInternalServerErrorOnFailure"] == ["true"]
     assert query["code"] == [SYSTEM_KEY] and query["taskHub"] == ["HopsworksSetupHub"]
-    assert response.headers["Retry-After"] == "10"
+    location = urlsplit(response.headers["Location"])
+    assert f"{location.scheme}://{location.netloc}" == "https://setup.example.net"
+    assert location.path == f"/api/setups/{instance_id}"
+    assert parse_qs(location.query) == {"code": [FUNCTION_KEY]}  # the caller's own key, nothing else
+    assert response.headers["Retry-After"] == "1"  # a run that has just started may fail within a second
     return payload
 
 
@@ -160,6 +164,24 @@ def test_valid_request_starts_one_run_with_normalized_input_and_timing() -> None
         )
     ]
     assert extension.starts[0][2]["timing"]["pollIntervalSeconds"] == 2
+
+
+def test_a_caller_that_sent_its_key_in_a_header_gets_the_extension_status_url_as_location() -> None:
+    """A poller that follows Location without re-sending headers (Logic Apps) must find a key in the URL:
+    not the caller's (it did not put it in a URL), so the extension's URL with its system key, as before."""
+    extension = FakeDurableExtension()
+    body = peering_request()
+    request = func.HttpRequest(method="POST", url="https://setup.example.net/api/setups",
+                               body=json.dumps(body).encode(),
+                               headers={"Content-Type": "application/json", "x-functions-key": FUNCTION_KEY})
+    response = run(setups.handle_start_setup(request, extension.client(), ENV))
+    assert response.status_code == 202
+    payload = json.loads(response.get_body())
+    location = response.headers["Location"]
+    assert location == payload["statusQueryGetUri"]
+    assert parse_qs(urlsplit(location).query)["returnInternalServerErrorOnFailure"] == ["true"]
+    assert FUNCTION_KEY not in location and FUNCTION_KEY not in response.get_body().decode()
+    assert response.headers["Retry-After"] == "10"
 
 
 def test_invalid_request_is_400_with_every_error_and_touches_nothing() -> None:

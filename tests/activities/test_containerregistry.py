@@ -196,3 +196,41 @@ def test_registry_delete_idempotent(azure: Any) -> None:
     assert assert_ok(resources.delete_resource(payload))["outputs"] == {"done": True}
     assert assert_ok(resources.delete_resource(payload))["outputs"] == {"done": True}
     assert stored(azure, REGISTRY) == []
+
+
+def test_soft_delete_is_read_at_an_api_version_that_defines_it(azure: Any) -> None:
+    """The pinned SDK speaks an API version whose Policies have no softDeletePolicy (Azure never returns it
+    there), so the guard reads the registry's policies at ACR's preview version that defines it."""
+    from azure.mgmt.containerregistry import models
+
+    assert not hasattr(models.Policies, "soft_delete_policy")
+    put_registry_by_hand(
+        azure,
+        {
+            "sku": {"name": "Premium"},
+            "properties": {"policies": {"softDeletePolicy": {"status": "enabled", "retentionDays": 7}}},
+        },
+    )
+    before = len(azure.requests)
+
+    assert_error(containerregistry.ensure_retention_policy(retention_input(7)), "RetentionSoftDeleteConflict")
+
+    reads = [(r["method"], r["apiVersion"]) for r in azure.requests[before:]]
+    assert ("GET", containerregistry.SOFT_DELETE_API_VERSION) in reads
+    assert containerregistry.SOFT_DELETE_API_VERSION.endswith("-preview")
+    assert all(version != containerregistry.SOFT_DELETE_API_VERSION for method, version in reads[:1])
+
+
+def test_preflight_reports_soft_delete_on_an_existing_registry(azure: Any) -> None:
+    from tests.activities.test_preflight import preflight_input
+
+    put_registry_by_hand(
+        azure,
+        {
+            "sku": {"name": "Premium"},
+            "properties": {"policies": {"softDeletePolicy": {"status": "enabled", "retentionDays": 7}}},
+        },
+    )
+    error = assert_error(resources.preflight(preflight_input()), "PreflightFailed")
+    (problem,) = error["problems"]
+    assert problem["code"] == "IncompatibleExistingResource" and "soft delete" in problem["message"]

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from activities import authorization, msi, network, resources
+from activities import authorization, containerservice, msi, network, resources
 from provisioning import roles
 from tests.activities.helpers import RG, SUB, assert_error, assert_ok, common, stored
 
@@ -113,3 +113,43 @@ def test_unknown_type_is_a_bug_not_an_arm_failure(azure: Any) -> None:
             f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.Storage/storageAccounts/x",
             "Microsoft.Storage/storageAccounts",
         )
+
+
+def test_cluster_still_creating_answers_busy_then_is_deleted(azure: Any) -> None:
+    """AKS answers 409 OperationNotAllowed to deleting a cluster that is still Creating: the delete answers
+    `busy` (the orchestrator waits for a terminal state instead of spending its retry budget) and goes
+    through once the cluster's create has ended."""
+    from tests.activities.test_containerservice import CLUSTER, cluster_input
+
+    nodes = assert_ok(
+        network.ensure_aks_network(
+            common(
+                vnetName="aks-vnet",
+                addressSpace="10.240.0.0/16",
+                subnets=[{"name": "aks-nodes", "prefix": "10.240.0.0/20"}],
+            )
+        )
+    )["outputs"]["subnetIds"]["aks-nodes"]
+    azure.polls_to_complete = 3  # the create stays Creating for a few reads
+    cluster_id = assert_ok(containerservice.begin_aks_cluster(cluster_input(nodes)))["outputs"]["id"]
+    before = len(azure.requests)
+
+    busy = assert_ok(delete(cluster_id, CLUSTER))
+
+    assert busy["outputs"] == {"done": False, "busy": True}
+    assert [(r["method"], r["status"]) for r in azure.requests[before:] if r["method"] == "DELETE"] == [
+        ("DELETE", 409)
+    ]
+    answers = [assert_ok(delete(cluster_id, CLUSTER))["outputs"] for _ in range(30)]
+    assert {"done": True} in answers, answers
+    assert stored(azure, CLUSTER) == []
+    accepted = [r for r in azure.requests[before:] if r["method"] == "DELETE" and r["status"] in (200, 202)]
+    assert len(accepted) == 1  # once accepted, no second DELETE while Deleting
+
+
+def test_each_type_is_deleted_by_its_service_module() -> None:
+    from provisioning import deletion
+
+    assert set(deletion.SERVICE_BY_TYPE.values()) == set(resources.DELETERS)
+    for module_name, delete_function in resources.DELETERS.items():
+        assert delete_function.__module__ == f"activities.{module_name}"

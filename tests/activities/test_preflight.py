@@ -191,3 +191,42 @@ def test_preflight_snapshots_the_subnets_and_peerings_that_exist_before_the_run(
     assert names == [
         "subnets/aks-nodes", "subnets/default", "subnets/users", "virtualNetworkPeerings/users-peering"
     ]
+
+
+def test_adopted_aks_vnet_is_checked_in_all_its_space_against_the_service_cidr(azure: Any) -> None:
+    """The requested space is clear of the service CIDR (request validation), but the existing vnet also
+    holds 10.1.0.0/16 with a subnet in it: AKS would refuse the cluster, so preflight says so first."""
+    from azure.mgmt.network import NetworkManagementClient
+
+    from simulator.testing import sdk_client
+
+    sdk_client(NetworkManagementClient, azure).virtual_networks.begin_create_or_update(
+        RG,
+        "aks-vnet",
+        {
+            "location": LOCATION,
+            "properties": {
+                "addressSpace": {"addressPrefixes": ["10.240.0.0/16", "10.1.0.0/16"]},
+                "subnets": [
+                    {"name": "aks-nodes", "properties": {"addressPrefix": "10.240.0.0/20"}},
+                    {"name": "db", "properties": {"addressPrefix": "10.1.0.0/24"}},
+                ],
+            },
+        },
+    ).result()
+    request = preflight_input()
+    request["request"]["aks"].update(serviceCidr="10.1.0.0/16", dnsServiceIp="10.1.0.10")
+    before = len(writes(azure))
+
+    error = assert_error(resources.preflight(request), "PreflightFailed")
+
+    (problem,) = error["problems"]
+    assert problem["code"] == "IncompatibleExistingResource"
+    assert problem["target"] == "virtual network 'aks-vnet'"
+    assert "address prefix 10.1.0.0/16 overlaps aks.serviceCidr 10.1.0.0/16" in problem["message"]
+    assert "subnet 'db' 10.1.0.0/24 overlaps aks.serviceCidr" in problem["message"]
+    assert "contains aks.dnsServiceIp 10.1.0.10" in problem["message"]
+    assert len(writes(azure)) == before
+
+    request["request"]["aks"].update(serviceCidr="10.2.0.0/16", dnsServiceIp="10.2.0.10")
+    assert_ok(resources.preflight(request))

@@ -129,3 +129,73 @@ def test_dns_prefix_and_zone_name() -> None:
     assert adoption.private_dns_zone_name(f"hopsaks-abc.{zone}.") == zone
     assert adoption.private_dns_zone_name(None) is None
     assert adoption.private_dns_zone_name("nodots") is None
+
+
+# ---------------------------------------------------------------- Failed/Canceled resources
+
+
+def test_failed_states() -> None:
+    assert adoption.is_failed("Failed") and adoption.is_failed("canceled")
+    assert not adoption.is_failed("Succeeded") and not adoption.is_failed(None)
+    assert adoption.failed_state_problems("Succeeded") == []
+    (rule,) = adoption.failed_state_problems("Canceled")
+    assert "Canceled" in rule
+
+
+def failed_vnet(**subnet_states: str) -> adoption.ExistingVnet:
+    return adoption.ExistingVnet(
+        location="northeurope",
+        address_prefixes=("10.240.0.0/16",),
+        subnets={"nodes": ("10.240.0.0/20",), "users": ("10.240.32.0/24",)},
+        provisioning_state="Failed",
+        subnet_states={"nodes": "Failed", "users": "Failed", **subnet_states},
+    )
+
+
+def test_own_failed_vnet_is_put_again_with_its_missing_subnets() -> None:
+    wanted = [("nodes", "10.240.0.0/20"), ("hopsworks", "10.240.16.0/24")]
+    plan = adoption.plan_existing_vnet(
+        failed_vnet(), "northeurope", "10.240.0.0/16", wanted, vnet_is_ours=True
+    )
+    assert plan.problems == []
+    assert plan.put_vnet_again and plan.failed_subnets == []  # the vnet PUT carries its subnets
+    assert plan.missing_subnets == [("hopsworks", "10.240.16.0/24")]
+
+
+def test_adopted_failed_vnet_or_subnet_is_a_problem() -> None:
+    wanted = [("nodes", "10.240.0.0/20")]
+    plan = adoption.plan_existing_vnet(failed_vnet(), "northeurope", "10.240.0.0/16", wanted)
+    assert not plan.put_vnet_again
+    assert len(plan.problems) == 2 and "subnet 'nodes'" in plan.problems[1]
+    fine_vnet = adoption.ExistingVnet(
+        "northeurope", ("10.240.0.0/16",), {"nodes": ("10.240.0.0/20",)}, "Succeeded", {"nodes": "Canceled"}
+    )
+    plan = adoption.plan_existing_vnet(fine_vnet, "northeurope", "10.240.0.0/16", wanted)
+    assert plan.failed_subnets == [] and "Canceled" in plan.problems[0]
+    plan = adoption.plan_existing_vnet(fine_vnet, "northeurope", "10.240.0.0/16", wanted, ours={"nodes"})
+    assert plan.problems == [] and plan.failed_subnets == [("nodes", "10.240.0.0/20")]
+
+
+def test_service_network_checked_against_every_prefix_and_subnet() -> None:
+    vnet = adoption.ExistingVnet(
+        "northeurope", ("10.240.0.0/16", "10.1.0.0/16"), {"nodes": ("10.240.0.0/20",), "db": ("10.1.0.0/24",)}
+    )
+    found = adoption.service_network_problems(vnet, "10.1.0.0/16", "10.1.0.10")
+    assert found == [
+        "its address prefix 10.1.0.0/16 overlaps aks.serviceCidr 10.1.0.0/16",
+        "its address prefix 10.1.0.0/16 contains aks.dnsServiceIp 10.1.0.10",
+        "its subnet 'db' 10.1.0.0/24 overlaps aks.serviceCidr 10.1.0.0/16",
+        "its subnet 'db' 10.1.0.0/24 contains aks.dnsServiceIp 10.1.0.10",
+    ]
+    assert adoption.service_network_problems(vnet, "10.0.0.0/16", "10.0.0.10") == []
+    with_ipv6 = adoption.ExistingVnet("northeurope", ("10.240.0.0/16", "fd00::/48"), {})
+    assert adoption.service_network_problems(with_ipv6, "10.0.0.0/16", "10.0.0.10") == []
+
+
+def test_cluster_put_again_only_for_a_passing_failure() -> None:
+    assert adoption.cluster_put_again("Failed", "InternalServerError")
+    assert adoption.cluster_put_again("Canceled", None)
+    assert not adoption.cluster_put_again("Failed", "VMExtensionProvisioningError")
+    assert not adoption.cluster_put_again("Failed", None)
+    assert not adoption.cluster_put_again("Succeeded", "InternalServerError")
+    assert not adoption.cluster_put_again("Failed", "OperationNotAllowed", "quota exceeded")

@@ -1,0 +1,74 @@
+"""Preflight's checklist and problem list (provisioning/preflight.py): pure, no Azure."""
+
+from __future__ import annotations
+
+import copy
+
+from provisioning import adoption, preflight
+from tests.activities.test_preflight import REQUEST
+
+
+def test_checklist_of_a_peering_request() -> None:
+    check = preflight.checklist(REQUEST)
+    assert [(v.name, v.space, v.subnets, v.carries_cluster) for v in check.vnets] == [
+        ("aks-vnet", "10.240.0.0/16", (("aks-nodes", "10.240.0.0/20"),), True),
+        ("hopsworks-vnet", "172.18.0.0/16", (("default", "172.18.0.0/24"),), False),
+    ]
+    assert check.node_subnet_id.endswith("/virtualNetworks/aks-vnet/subnets/aks-nodes")
+    assert check.location is None and check.registry_name == "hopsworksaks"
+    assert check.cluster_target == "AKS cluster 'hopsaks-cluster'"
+
+
+def test_checklist_of_a_subnet_request_checks_the_hopsworks_subnet_in_the_aks_vnet() -> None:
+    request = copy.deepcopy(REQUEST)
+    request.update(
+        topology="subnet", hopsworksNetwork=None, hopsworksSubnet={"name": "h", "prefix": "10.240.16.0/24"}
+    )
+    (vnet,) = preflight.checklist(request).vnets
+    assert vnet.subnets == (("aks-nodes", "10.240.0.0/20"), ("h", "10.240.16.0/24"))
+
+
+def test_problems_are_listed_in_one_message() -> None:
+    problems = preflight.Problems()
+    problems.incompatible("container registry", "acr", [])
+    assert problems.items == []
+    problems.incompatible("container registry", "acr", ["its SKU is Basic", "it is Failed"])
+    problems.add("MissingPermission", "x/write", "the app's identity lacks 'x/write'")
+    assert problems.summary() == (
+        "preflight found 2 problems: (1) existing container registry 'acr' cannot be used: its SKU is Basic; "
+        "it is Failed; (2) the app's identity lacks 'x/write'"
+    )
+    assert [item["target"] for item in problems.items] == ["container registry 'acr'", "x/write"]
+
+
+def test_vnet_rules_add_the_service_network_only_for_the_aks_vnet() -> None:
+    check = preflight.checklist(REQUEST)
+    aks_vnet, hopsworks_vnet = check.vnets
+    wide = adoption.ExistingVnet("northeurope", ("10.0.0.0/8",), {"aks-nodes": ("10.240.0.0/20",)})
+    assert preflight.vnet_rules(aks_vnet, wide, "northeurope", check) == [
+        "its address prefix 10.0.0.0/8 overlaps aks.serviceCidr 10.0.0.0/16",
+        "its address prefix 10.0.0.0/8 contains aks.dnsServiceIp 10.0.0.10",
+    ]
+    hopsworks = adoption.ExistingVnet("northeurope", ("172.18.0.0/16",), {"default": ("172.18.0.0/24",)})
+    assert preflight.vnet_rules(hopsworks_vnet, hopsworks, "northeurope", check) == []
+
+
+def test_registry_rules() -> None:
+    disabled = {"softDeletePolicy": {"status": "disabled"}}
+    assert preflight.registry_rules("Premium", None, "Succeeded", disabled) == []
+    rules = preflight.registry_rules("Premium", None, "Failed", {"softDeletePolicy": {"status": "enabled"}})
+    assert len(rules) == 2 and "Failed" in rules[0] and "soft delete" in rules[1]
+    assert preflight.registry_rules("Premium", None, "Succeeded", None) == []  # soft delete unknown
+
+
+def test_permission_problems_name_each_missing_action() -> None:
+    check = preflight.checklist(REQUEST)
+    problems = preflight.Problems()
+    no_network_writes = [{"actions": ["*"], "notActions": ["Microsoft.Network/*/write"]}]
+    preflight.permission_problems(check, no_network_writes, problems)
+    targets = [item["target"] for item in problems.items]
+    assert "Microsoft.Network/virtualNetworks/write" in targets
+    assert all(item["code"] == "MissingPermission" for item in problems.items)
+    problems = preflight.Problems()
+    preflight.permission_problems(check, [{"actions": ["*"], "notActions": []}], problems)
+    assert problems.items == []

@@ -1,0 +1,189 @@
+"""The whole lifecycle over real HTTP on the local host, against the simulated Azure with the real SDK
+clients: plan, setup, plan again, drift, teardown, teardown again; adopted resources; one run per target
+across kinds."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import requests
+
+from tests.lifecycle.helpers import (
+    IDENTITY,
+    VNET,
+    actions,
+    arm_writes,
+    drift_peering_flag,
+    drift_retention,
+    ids,
+    plan,
+    post,
+    scoped_fault,
+    teardown,
+)
+from tests.reliability.harness import Lab, Target
+
+PEERING_TYPES = {
+    "userAssignedIdentities": 1,
+    "roleAssignments": 6,
+    "virtualNetworks": 2,
+    "subnets": 2,
+    "managedClusters": 1,
+    "registries": 1,
+    "virtualNetworkPeerings": 2,
+    "virtualNetworkLinks": 1,
+}
+
+
+def test_plan_of_an_empty_group_creates_everything_and_writes_nothing(lab: Lab) -> None:
+    target = Target("lifecycle|empty-plan")
+    lab.prepare(target)
+    mark = lab.log_mark()
+    answer = plan(lab, target)
+    assert set(actions(answer)) == {"create"}, answer["changes"]
+    assert Counter(c["type"].rsplit("/", 1)[-1] for c in answer["changes"]) == PEERING_TYPES
+    assert answer["problems"] == []
+    assert answer["summary"]["create"] == sum(PEERING_TYPES.values())
+    assert (
+        "Microsoft.Authorization/roleAssignments/write" in answer["permissions"]["required"]["resourceGroup"]
+    )
+    assert arm_writes(lab, target, mark) == []
+
+
+def test_plan_names_what_preflight_would_fail_on(lab: Lab) -> None:
+    target = Target("lifecycle|no-group")  # its resource group was never made
+    answer = plan(lab, target)
+    assert [(p["step"], p["code"]) for p in answer["problems"]] == [("preflight", "ResourceGroupNotFound")]
+
+
+def test_plan_refuses_a_bad_request_like_setups(lab: Lab) -> None:
+    body = Target("lifecycle|bad").body()
+    body["aks"]["serviceCidr"] = "10.240.0.0/16"  # overlaps the AKS vnet
+    answer = post(lab, "plans", body)
+    assert answer.status_code == 400
+    assert "aks.serviceCidr" in {error["field"] for error in answer.json()["errors"]}
+
+
+def test_setup_then_plan_drift_teardown_and_teardown_again(lab: Lab) -> None:
+    target = Target("lifecycle|story")
+    lab.prepare(target)
+    before = lab.state(target)
+
+    setup = lab.run(target)
+    assert setup.runtime_status == "Completed", setup.output
+    created = ids([r for r in setup.output["resources"] if r["action"] == "created"])
+
+    mark = lab.log_mark()
+    again = plan(lab, target)
+    assert set(actions(again)) == {"keep"}, actions(again)
+    assert again["problems"] == []
+    assert arm_writes(lab, target, mark) == []
+
+    drift_retention(lab, target, days=3)
+    drifted = actions(plan(lab, target))
+    assert drifted["update"] == [f"registries:{target.acr_name}"], drifted
+    assert set(drifted) == {"keep", "update"}
+
+    assert lab.run(target).runtime_status == "Completed"  # the setup puts it back
+    assert set(actions(plan(lab, target))) == {"keep"}
+
+    peering_id = drift_peering_flag(lab, target, "hopsworks-vnet", "hopsworks-vnet-to-hopsaks-vnet")
+    drifted = plan(lab, target)
+    updates = [c for c in drifted["changes"] if c["action"] == "update"]
+    assert [u["id"].casefold() for u in updates] == [peering_id.casefold()], updates
+    assert "allowForwardedTraffic" in updates[0]["reason"]
+
+    removed = teardown(lab, target)
+    assert removed.http_status == 200 and removed.runtime_status == "Completed", removed.output
+    assert ids(removed.output["deleted"]) == created
+    assert removed.output["kept"] == []
+    assert lab.state(target) == before
+    custom = removed.custom_status
+    assert custom["done"] == custom["total"] and set(custom["steps"].values()) == {"succeeded"}
+
+    mark = lab.log_mark()
+    second = teardown(lab, target)
+    assert second.runtime_status == "Completed", second.output
+    assert second.output == {"deleted": [], "kept": []}
+    assert arm_writes(lab, target, mark) == []
+    assert set(actions(plan(lab, target))) == {"create"}
+
+
+def test_adopted_identity_and_vnet_stay_and_only_what_the_setup_added_goes(lab: Lab) -> None:
+    target = Target("lifecycle|adopted")
+    lab.prepare(target)
+    lab.seed_identity(target, "hopsworks-identity")
+    # The Hopsworks vnet exists with another subnet: the setup adds its subnet 'default' to it.
+    lab.seed_vnet(target, "hopsworks-vnet", "172.18.0.0/16", {"other": "172.18.1.0/24"})
+    before = lab.state(target)
+
+    planned = plan(lab, target)
+    by_id = {c["id"].rsplit("/", 1)[-1]: c["action"] for c in planned["changes"]}
+    assert by_id["hopsworks-identity"] == "adopt" and by_id["hopsworks-vnet"] == "adopt"
+    assert by_id["default"] == "create"
+
+    setup = lab.run(target)
+    assert setup.runtime_status == "Completed", setup.output
+    assert set(actions(plan(lab, target))) <= {"keep", "adopt"}
+
+    removed = teardown(lab, target)
+    assert removed.runtime_status == "Completed", removed.output
+    kept = {k["id"].rsplit("/", 1)[-1]: k for k in removed.output["kept"]}
+    assert {"hopsworks-identity", "hopsworks-vnet"} <= set(kept)
+    assert kept["hopsworks-identity"]["type"] == IDENTITY and kept["hopsworks-vnet"]["type"] == VNET
+    deleted = {d["id"].rsplit("/", 1)[-1] for d in removed.output["deleted"]}
+    assert "default" in deleted  # the subnet the setup added to the adopted vnet (the record says so)
+    assert "other" not in deleted and "hopsworks-identity" not in deleted
+    # The identity's four roles were the setup's, the identity was not: the roles go, the identity stays.
+    assert lab.state(target) == before
+
+
+def test_one_run_per_target_across_kinds(lab: Lab) -> None:
+    target = Target("lifecycle|busy")
+    lab.prepare(target)
+    # A registry write that waits 1 s (429 + Retry-After, the SDK retries): the setup is surely still running.
+    scoped_fault(
+        lab,
+        target,
+        method="PUT",
+        resource_type="Microsoft.ContainerRegistry/registries",
+        kind="status",
+        status=429,
+        retry_after=1,
+        count=1,
+    )
+    setup = post(lab, "setups", target.body())
+    assert setup.status_code == 202
+    refused = post(lab, "teardowns", target.body())
+    assert refused.status_code == 409, refused.text
+    body = refused.json()
+    assert set(body) == {"error", "id", "statusQueryGetUri"}
+    assert body["id"] == setup.json()["id"] and body["error"]["code"] == "TargetBusy"
+    assert body["statusQueryGetUri"] == setup.json()["statusQueryGetUri"]
+    assert refused.headers["Location"] == body["statusQueryGetUri"]
+    teardown_id = "teardown-" + setup.json()["id"].split("-", 1)[1]
+    assert teardown_id not in {i["instanceId"] for i in lab.instances()}  # nothing started
+    status, _ = lab.wait(setup.json()["statusQueryGetUri"])
+    assert status == 200
+
+    scoped_fault(
+        lab,
+        target,
+        method="DELETE",
+        resource_type="Microsoft.ContainerRegistry/registries",
+        kind="status",
+        status=429,
+        retry_after=1,
+        count=1,
+    )
+    started = post(lab, "teardowns", target.body())
+    assert started.status_code == 202
+    refused = post(lab, "setups", target.body())
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["id"] == teardown_id == started.json()["id"]
+    status, payload = lab.wait(started.json()["statusQueryGetUri"])
+    assert status == 200 and payload["runtimeStatus"] == "Completed"
+    # The refused setup started nothing: the setup instance is still the first, completed run.
+    setup_status = requests.get(setup.json()["statusQueryGetUri"], timeout=10).json()
+    assert setup_status["runtimeStatus"] == "Completed"
+    assert setup_status["createdTime"] < payload["createdTime"]

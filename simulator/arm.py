@@ -593,7 +593,11 @@ class Arm:
 
     def assignments_at(self, scope: str, principal_id: str | None = None) -> list[Assignment]:
         """Every role assignment that applies at ``scope`` (configured grants and ones made through ARM)."""
-        stored = [
+        return self.rbac.applicable(self.stored_assignments(), scope, principal_id)
+
+    def stored_assignments(self) -> list[Assignment]:
+        """The role assignments made through ARM (the store's), at any scope."""
+        return [
             Assignment(
                 principal_id=p["principalId"],
                 role_guid=p["roleDefinitionId"].rstrip("/").rsplit("/", 1)[-1],
@@ -605,7 +609,6 @@ class Arm:
             for r in self.store.of_type(RA_TYPE)
             for p in [r.body["properties"]]
         ]
-        return self.rbac.applicable(stored, scope, principal_id)
 
     def authorize(self, req: Request, principal_id: str) -> None:
         """403 AuthorizationFailed unless the caller's assignments allow the request's action at its scope."""
@@ -900,7 +903,9 @@ class Arm:
         split = urlsplit(raw_path)
         from urllib.parse import unquote
 
-        path = unquote(split.path)
+        # An empty segment is dropped, as ARM does (the SDKs send `{namespace}//{type}` for an empty
+        # parentResourcePath).
+        path = re.sub(r"/{2,}", "/", unquote(split.path))
         query = {k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
         req = Request(method=method.upper(), path=path, query=query, headers=headers, raw_body=raw_body)
         with self.lock:

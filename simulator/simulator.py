@@ -223,8 +223,8 @@ class Simulator:
         principal = (principal_id or APP_PRINCIPAL_ID).lower()
         with self.arm.lock:
             self.arm.rbac.revoke_all(principal)
-            for a in self.arm.assignments_at("/", principal):
-                if a.body is not None:
+            for a in self.arm.stored_assignments():
+                if a.principal_id.lower() == principal and a.body is not None:
                     self.arm.store.delete(a.body["id"])
 
     def set_grants(self, grants: list[str | dict[str, str]]) -> list[dict[str, str]]:

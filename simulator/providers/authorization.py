@@ -335,9 +335,9 @@ def _assignment_body(arm: Arm, a: Assignment) -> dict[str, Any]:
 
 
 def _all_assignments(arm: Arm) -> list[Assignment]:
-    """Every assignment in the simulated directory: ARM-made ones and configured grants (each subscription
-    seen so far for the ``/subscriptions/*`` ones is not enumerable: those are not listed here)."""
-    return [a for a in arm.assignments_at("/") if a.body is not None] + [
+    """Every assignment in the simulated directory: ARM-made ones and configured grants (the
+    ``/subscriptions/*`` ones are not enumerable and show only where they apply)."""
+    return arm.stored_assignments() + [
         Assignment(g.principal_id, g.role_guid, g.scope, g.name)
         for g in arm.rbac.grants
         if "*" not in g.scope

@@ -1,12 +1,19 @@
 """User-assigned identities through the real azure-mgmt-msi client, against the official examples."""
 
+import base64
+import json
 import re
+import time
+import uuid
 
 import pytest
-from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+import requests
+from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ResourceNotFoundError
+from azure.identity import ManagedIdentityCredential
 from azure.mgmt.msi import ManagedServiceIdentityClient
 
-from simulator.testing import SUBSCRIPTION_ID, sdk_client
+from simulator.arm import TENANT_ID
+from simulator.testing import SUBSCRIPTION_ID, credential_for, sdk_client
 from tests.simulator.helpers import example, with_status
 
 GUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
@@ -121,3 +128,69 @@ def test_denied_write_is_authorization_failed(simulator, msi):
     with pytest.raises(HttpResponseError) as err:
         msi.user_assigned_identities.create_or_update("rg", "id1", {"location": "eastus"})
     assert (err.value.status_code, err.value.error.code) == (403, "AuthorizationFailed")
+
+
+# ----- the identity endpoint's tokens -----------------------------------------------------------------------
+def _claims(token: str) -> dict:
+    parts = token.split(".")
+    assert len(parts) == 3 and all(parts)  # header.payload.signature
+    header = json.loads(base64.urlsafe_b64decode(parts[0] + "=" * (-len(parts[0]) % 4)))
+    assert header == {"typ": "JWT", "alg": "HS256"}
+    return json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+
+
+def test_token_is_a_managed_identity_jwt_with_the_apps_principal(simulator):
+    token = credential_for(simulator).get_token("https://management.azure.com/.default").token
+    claims = _claims(token)
+    now = time.time()
+    assert claims["oid"] == claims["sub"] == simulator.app_principal_id
+    assert re.match(GUID, claims["oid"]) and re.match(GUID, claims["appid"])
+    assert claims["tid"] == TENANT_ID
+    assert claims["aud"] == "https://management.azure.com"
+    assert claims["iss"] == f"https://sts.windows.net/{TENANT_ID}/"
+    assert claims["nbf"] <= now + 1 and claims["iat"] <= now + 1 and claims["exp"] > now + 3600
+    assert (
+        claims["xms_mirid"].startswith("/subscriptions/")
+        and "/providers/Microsoft.Web/sites/" in claims["xms_mirid"]
+    )
+    assert token in simulator.issued_tokens()
+
+
+def test_only_tokens_the_simulator_issued_are_accepted(simulator):
+    simulator.add_resource_group(SUBSCRIPTION_ID, "rg", "eastus")
+    token = credential_for(simulator).get_token("https://management.azure.com/.default").token
+    header, payload, signature = token.split(".")
+    claims = _claims(token)
+    claims["oid"] = claims["sub"] = "00000000-0000-0000-0000-000000000001"
+    forged_payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    url = f"{simulator.endpoint}/subscriptions/{SUBSCRIPTION_ID}/resourcegroups/rg?api-version=2022-09-01"
+    kw = {"verify": simulator.ca_file, "timeout": 10}
+    assert requests.get(url, headers={"Authorization": f"Bearer {token}"}, **kw).status_code == 200
+    forged = requests.get(
+        url, headers={"Authorization": f"Bearer {header}.{forged_payload}.{signature}"}, **kw
+    )
+    assert (forged.status_code, forged.json()["error"]["code"]) == (401, "InvalidAuthenticationToken")
+
+
+def test_user_assigned_identity_token_through_the_endpoint(simulator, msi):
+    simulator.add_resource_group(SUBSCRIPTION_ID, "rg", "eastus")
+    identity = msi.user_assigned_identities.create_or_update("rg", "ops", {"location": "eastus"})
+    credential = ManagedIdentityCredential(client_id=identity.client_id)
+    claims = _claims(credential.get_token("https://management.azure.com/.default").token)
+    assert (claims["oid"], claims["appid"], claims["xms_mirid"]) == (
+        identity.principal_id,
+        identity.client_id,
+        identity.id,
+    )
+    # That identity has no grant: ARM refuses it by its own principal id.
+    as_identity = sdk_client(ManagedServiceIdentityClient, simulator, principal_id=identity.principal_id)
+    with pytest.raises(HttpResponseError) as err:
+        as_identity.user_assigned_identities.get("rg", "ops")
+    assert err.value.error.code == "AuthorizationFailed"
+    assert (
+        f"The client '{identity.principal_id}' with object id '{identity.principal_id}'" in err.value.message
+    )
+    with pytest.raises(ClientAuthenticationError):
+        ManagedIdentityCredential(client_id=str(uuid.uuid4())).get_token(
+            "https://management.azure.com/.default"
+        )

@@ -184,11 +184,16 @@ class ActivityError(Wire):
     status: int | None = None
     transient: bool = False
     problems: list[Problem] | None = None  # preflight's every problem (PreflightFailed)
+    # The resource the error is about (ResourceFailedState; a Failed cluster from get_aks_cluster) and its
+    # provisioningState (get_aks_cluster: Failed/Canceled, transient when begin_aks_cluster may PUT it again).
+    resource_id: str | None = None
+    provisioning_state: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = super().to_dict()
-        if self.problems is None:
-            del data["problems"]
+        for key in ("problems", "resourceId", "provisioningState"):
+            if data[key] is None:
+                del data[key]
         return data
 
 
@@ -432,6 +437,12 @@ class DeleteInput(ActivityInput):
 @dataclass(frozen=True, kw_only=True)
 class DeleteOutput(Wire):
     done: bool
+    # The service refused because another operation on the resource still runs (AKS: 409
+    # OperationNotAllowed while the cluster is Creating): wait for a terminal state, then call again.
+    busy: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"done": self.done, "busy": True} if self.busy else {"done": self.done}
 
 
 INPUTS: dict[str, type[ActivityInput]] = {

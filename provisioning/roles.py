@@ -15,8 +15,16 @@ from functools import lru_cache
 
 @dataclass(frozen=True)
 class BuiltInRole:
+    """A built-in role: the same GUID in every tenant. `actions`/`not_actions` are its control-plane
+    permissions as Azure defines them, given for the roles the app's own identity may be granted."""
+
     name: str
     guid: str
+    actions: tuple[str, ...] = ()
+    not_actions: tuple[str, ...] = ()
+
+    def allows(self, action: str) -> bool:
+        return is_allowed(action, [{"actions": list(self.actions), "notActions": list(self.not_actions)}])
 
 
 ACR_PULL = BuiltInRole("AcrPull", "7f951dda-4ed3-4680-a7ca-43fe172d538d")
@@ -25,7 +33,82 @@ ACR_DELETE = BuiltInRole("AcrDelete", "c2f4ef07-c644-48eb-af81-4b1b4947fb11")
 AKS_CLUSTER_USER = BuiltInRole(
     "Azure Kubernetes Service Cluster User Role", "4abbcc35-e782-43d8-92c5-2d3f1bd2253f"
 )
-NETWORK_CONTRIBUTOR = BuiltInRole("Network Contributor", "4d97b98b-1d4f-4787-a291-c67834d212e7")
+NETWORK_CONTRIBUTOR = BuiltInRole(
+    "Network Contributor",
+    "4d97b98b-1d4f-4787-a291-c67834d212e7",
+    (
+        "Microsoft.Authorization/*/read",
+        "Microsoft.Insights/alertRules/*",
+        "Microsoft.Network/*",
+        "Microsoft.ResourceHealth/availabilityStatuses/read",
+        "Microsoft.Resources/deployments/*",
+        "Microsoft.Resources/subscriptions/resourceGroups/read",
+        "Microsoft.Support/*",
+    ),
+)
+
+# Roles an administrator may grant the app's own identity ("Azure built-in roles", learn.microsoft.com).
+OWNER = BuiltInRole("Owner", "8e3af657-a8ff-443c-a75c-2fe8c4bcb635", ("*",))
+CONTRIBUTOR = BuiltInRole(
+    "Contributor",
+    "b24988ac-6180-42a0-ab88-20f7382dd24c",
+    ("*",),
+    (
+        "Microsoft.Authorization/*/Delete",
+        "Microsoft.Authorization/*/Write",
+        "Microsoft.Authorization/elevateAccess/Action",
+        "Microsoft.Blueprint/blueprintAssignments/write",
+        "Microsoft.Blueprint/blueprintAssignments/delete",
+        "Microsoft.Compute/galleries/share/action",
+        "Microsoft.Purview/consents/write",
+        "Microsoft.Purview/consents/delete",
+        "Microsoft.Resources/deploymentStacks/manageDenySetting/action",
+        "Microsoft.Subscription/cancel/action",
+        "Microsoft.Subscription/enable/action",
+    ),
+)
+READER = BuiltInRole("Reader", "acdd72a7-3385-48ef-bd42-f606fba81ae7", ("*/read",))
+USER_ACCESS_ADMINISTRATOR = BuiltInRole(
+    "User Access Administrator",
+    "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9",
+    ("*/read", "Microsoft.Authorization/*", "Microsoft.Support/*"),
+)
+RBAC_ADMINISTRATOR = BuiltInRole(
+    "Role Based Access Control Administrator",
+    "f58310d9-a9f6-439a-9e8d-f62e7b41a168",
+    (
+        "Microsoft.Authorization/roleAssignments/write",
+        "Microsoft.Authorization/roleAssignments/delete",
+        "*/read",
+        "Microsoft.Support/*",
+    ),
+)
+PRIVATE_DNS_ZONE_CONTRIBUTOR = BuiltInRole(
+    "Private DNS Zone Contributor",
+    "b12aa53e-6015-4669-85d0-8515ebb3ae7f",
+    (
+        "Microsoft.Authorization/*/read",
+        "Microsoft.Insights/alertRules/*",
+        "Microsoft.Resources/deployments/*",
+        "Microsoft.Resources/subscriptions/resourceGroups/read",
+        "Microsoft.Support/*",
+        "Microsoft.Network/privateDnsZones/*",
+        "Microsoft.Network/privateDnsOperationResults/*",
+        "Microsoft.Network/privateDnsOperationStatuses/*",
+        "Microsoft.Network/virtualNetworks/read",
+        "Microsoft.Network/virtualNetworks/join/action",
+    ),
+)
+
+# The built-in roles the least-privilege plan chooses from, narrowest first (provisioning.permissions).
+GRANTABLE_ROLES: tuple[BuiltInRole, ...] = (
+    RBAC_ADMINISTRATOR,
+    PRIVATE_DNS_ZONE_CONTRIBUTOR,
+    NETWORK_CONTRIBUTOR,
+    CONTRIBUTOR,
+    USER_ACCESS_ADMINISTRATOR,
+    OWNER,
+)
 
 # The roles the guide gives the Hopsworks managed identity, in the guide's order.
 IDENTITY_ROLES: tuple[BuiltInRole, ...] = (ACR_PULL, ACR_PUSH, ACR_DELETE, AKS_CLUSTER_USER)
@@ -70,9 +153,9 @@ PEERING_RESOURCE_GROUP_ACTIONS: tuple[str, ...] = (
     "Microsoft.Network/virtualNetworks/join/action",
 )
 
-# Actions on the cluster's node resource group (MC_...), where AKS puts the private DNS zone. That group
-# exists only once the cluster does, so these cannot be checked in preflight on the request's group; a
-# caller with them only at resource-group scope will fail at the `dns_link` step.
+# Actions on the cluster's node resource group (MC_...), where AKS puts the private DNS zone (topology
+# "peering"). That group exists only once the cluster does, so only a grant at subscription scope (or above)
+# reaches it ahead of the run; preflight checks them against those grants (provisioning.permissions).
 NODE_RESOURCE_GROUP_ACTIONS: tuple[str, ...] = (
     "Microsoft.Network/privateDnsZones/read",
     "Microsoft.Network/privateDnsZones/virtualNetworkLinks/read",
@@ -86,6 +169,10 @@ SUBSCRIPTION_ROLE_ACTIONS: tuple[str, ...] = (
     "Microsoft.Authorization/roleAssignments/write",
     "Microsoft.Authorization/roleAssignments/delete",
 )
+
+# Used at subscription scope when allowed, not needed: without it the registry name is not checked ahead
+# and the registry create's own AlreadyInUse decides.
+CHECK_REGISTRY_NAME_ACTION = "Microsoft.ContainerRegistry/checkNameAvailability/read"
 
 
 def required_actions(topology: str) -> list[str]:

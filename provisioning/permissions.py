@@ -1,0 +1,421 @@
+"""What the app's own identity must be allowed to do for one request, where, and what to grant for it.
+
+Pure (no Azure calls):
+- `needs(request)`: every ARM action the run performs, with the scope it is performed at;
+- `missing(needs, grants)`: the needs the caller's grants do not allow, evaluated the way ARM does
+  (`roles.is_allowed`: an entry allows an action when one of its `actions` matches and none of the same
+  entry's `notActions` does; `*` matches any run of characters; case is ignored);
+- `plan(request)`: the least-privilege built-in role assignments that cover the needs, the equivalent custom
+  roles (only the actions the run uses) and the `az` commands that create and assign them. `python -m client
+  permissions` prints it; preflight names the role to grant for each missing action from it.
+
+Scopes. Resource-group actions are performed on the request's group. The cluster's private DNS zone
+(topology peering) lives in the node resource group `MC_<rg>_<cluster>_<region>`, which AKS creates with the
+cluster: nothing can be granted on it before the run, so only a grant on the subscription (or above) reaches
+it. Role assignments at subscription scope (`identity.roleScope: subscription`) and the registry-name check
+(`checkNameAvailability`) are subscription calls.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from provisioning import naming, roles
+
+RESOURCE_GROUP = "resourceGroup"
+NODE_RESOURCE_GROUP = "nodeResourceGroup"
+SUBSCRIPTION = "subscription"
+
+CUSTOM_ROLE_NAME = "Hopsworks AKS setup ({resource_group})"
+CUSTOM_SUBSCRIPTION_ROLE_NAME = "Hopsworks AKS setup, subscription part ({resource_group})"
+PRINCIPAL_PLACEHOLDER = "$APP_PRINCIPAL_ID"
+ROLE_ASSIGNMENT_WRITE = "Microsoft.Authorization/roleAssignments/write"
+
+# The roles the run assigns (the identity's four, Network Contributor for the cluster on its vnet; AcrPull
+# for the kubelet is one of the four). A grant that may write role assignments could otherwise assign any
+# role, Owner included: Azure's "constrain roles" condition (ABAC, conditionVersion 2.0) limits it to these.
+ASSIGNED_ROLES: tuple[roles.BuiltInRole, ...] = (*roles.IDENTITY_ROLES, roles.NETWORK_CONTRIBUTOR)
+_GUIDS = "{" + ", ".join(role.guid for role in ASSIGNED_ROLES) + "}"
+_ROLE_ID = "Microsoft.Authorization/roleAssignments:RoleDefinitionId"
+ROLE_ASSIGNMENT_CONDITION = (
+    "((!(ActionMatches{'Microsoft.Authorization/roleAssignments/write'})) OR "
+    f"(@Request[{_ROLE_ID}] ForAnyOfAnyValues:GuidEquals {_GUIDS}))"
+    " AND ((!(ActionMatches{'Microsoft.Authorization/roleAssignments/delete'})) OR "
+    f"(@Resource[{_ROLE_ID}] ForAnyOfAnyValues:GuidEquals {_GUIDS}))"
+)
+
+
+def assignment_command(principal: str, role_name: str, scope: str, writes_role_assignments: bool) -> str:
+    """`az role assignment create` for the app's identity; with the constrain-roles condition when the role
+    may write role assignments."""
+    command = (
+        f"az role assignment create --assignee-object-id {principal} "
+        f'--assignee-principal-type ServicePrincipal --role "{role_name}" --scope {scope}'
+    )
+    if writes_role_assignments:
+        command += f' --condition "{ROLE_ASSIGNMENT_CONDITION}" --condition-version 2.0'
+    return command
+
+
+@dataclass(frozen=True)
+class Need:
+    """One action the run performs, where it performs it, and where a grant made before the run must be."""
+
+    action: str
+    scope_kind: str  # RESOURCE_GROUP, NODE_RESOURCE_GROUP or SUBSCRIPTION
+    scope: str  # the ARM scope the action is performed at
+    grant_scope: str  # the narrowest scope a grant made before the run can have and still reach `scope`
+    required: bool = True  # False: used when allowed, not needed (the registry-name check)
+
+    @property
+    def where(self) -> str:
+        """The scope in words, for messages."""
+        if self.scope_kind == NODE_RESOURCE_GROUP:
+            group = self.scope.rsplit("/", 1)[-1]
+            return (
+                f"the node resource group '{group}' (AKS creates it with the cluster: only a grant on "
+                f"subscription '{self.grant_scope}' or above reaches it)"
+            )
+        if self.scope_kind == SUBSCRIPTION:
+            return f"subscription '{self.scope}'"
+        return f"resource group '{self.scope}'"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "scopeKind": self.scope_kind,
+            "scope": self.scope,
+            "grantScope": self.grant_scope,
+            "required": self.required,
+        }
+
+
+def _normalized(request: Any) -> Mapping[str, Any]:
+    """A SetupRequest model or its normalized camelCase dict (the orchestration input's `request`)."""
+    to_dict = getattr(request, "to_orchestration_dict", None)
+    return to_dict() if callable(to_dict) else request
+
+
+def node_resource_group_scope(request: Mapping[str, Any], location: str | None = None) -> str:
+    """The scope id of the group AKS will create; `<location>` stands in while the region is unknown (the
+    request left it to the resource group's, which only preflight reads)."""
+    region = location or request.get("location") or "<location>"
+    group = naming.node_resource_group(request["resourceGroup"], request["aks"]["name"], region)
+    return naming.resource_group_scope(request["subscriptionId"], group)
+
+
+def needs(request: Any, location: str | None = None) -> list[Need]:
+    """Every action the run performs for `request` (a SetupRequest or its normalized dict), in a stable order.
+
+    `location`: the resource group's region, when the request leaves the location to it (the node resource
+    group's name carries the region).
+    """
+    request = _normalized(request)
+    subscription = naming.subscription_scope(request["subscriptionId"])
+    group = naming.resource_group_scope(request["subscriptionId"], request["resourceGroup"])
+    found = [
+        Need(action, RESOURCE_GROUP, group, group) for action in roles.required_actions(request["topology"])
+    ]
+    if request["topology"] == "peering":
+        node_group = node_resource_group_scope(request, location)
+        found += [
+            Need(action, NODE_RESOURCE_GROUP, node_group, subscription)
+            for action in roles.NODE_RESOURCE_GROUP_ACTIONS
+        ]
+    if (request.get("identity") or {}).get("roleScope") == "subscription":
+        found += [
+            Need(action, SUBSCRIPTION, subscription, subscription)
+            for action in roles.SUBSCRIPTION_ROLE_ACTIONS
+        ]
+    found.append(Need(roles.CHECK_REGISTRY_NAME_ACTION, SUBSCRIPTION, subscription, subscription, False))
+    return found
+
+
+# ---------------------------------------------------------------- evaluating the caller's grants
+
+
+@dataclass(frozen=True)
+class Grants:
+    """The caller's permissions as preflight reads them, each a list of `{"actions", "notActions"}` entries.
+
+    `group`: the permissions API's answer on the resource group (every grant that applies there, inherited
+    ones included). `above_group`: the permissions of the caller's role assignments at subscription scope or
+    above, the only ones that reach the subscription itself and the node resource group (the permissions API
+    has no subscription variant, and the node resource group does not exist yet).
+    """
+
+    group: tuple[Mapping[str, object], ...]
+    above_group: tuple[Mapping[str, object], ...]
+
+    @classmethod
+    def from_reads(
+        cls,
+        group_scope: str,
+        group_permissions: Iterable[Mapping[str, object]],
+        assignments: Iterable[tuple[str, Iterable[Mapping[str, object]]]],
+    ) -> Grants:
+        """From what preflight reads: the permissions API's answer on the group, and the caller's role
+        assignments that apply there as (scope, permissions of the role). Only those assigned above the
+        group (subscription, management group, root) reach the subscription and the node resource group."""
+        above = [
+            entry
+            for scope, entries in assignments
+            if not scope_contains(group_scope, scope)
+            for entry in entries
+        ]
+        return cls(tuple(group_permissions), tuple(above))
+
+    def allow(self, need: Need) -> bool:
+        entries = self.group if need.scope_kind == RESOURCE_GROUP else self.above_group
+        return roles.is_allowed(need.action, entries)
+
+
+def missing(required: Iterable[Need], grants: Grants) -> list[Need]:
+    """The required needs `grants` do not allow, in order."""
+    return [need for need in required if need.required and not grants.allow(need)]
+
+
+def scope_contains(outer: str, inner: str) -> bool:
+    """Whether a grant at `outer` applies at `inner` (the same scope or beneath it; case-insensitive)."""
+    above, below = outer.rstrip("/").casefold(), inner.rstrip("/").casefold()
+    return above in ("", "/") or below == above or below.startswith(above + "/")
+
+
+# ---------------------------------------------------------------- least privilege
+
+
+@dataclass(frozen=True)
+class RoleGrant:
+    """A built-in role assigned at a scope, and the required actions it is there for."""
+
+    role: roles.BuiltInRole
+    scope: str
+    covers: tuple[str, ...]
+
+    def reaches(self, need: Need) -> bool:
+        return self.role.allows(need.action) and scope_contains(self.scope, need.scope)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "role": self.role.name,
+            "roleDefinitionId": f"/providers/Microsoft.Authorization/roleDefinitions/{self.role.guid}",
+            "scope": self.scope,
+            "covers": list(self.covers),
+        }
+
+
+def builtin_grants(all_needs: Iterable[Need]) -> list[RoleGrant]:
+    """Built-in role assignments that together allow every required need, each role as narrow as the
+    built-in roles allow and each at the narrowest scope that reaches its needs.
+
+    Each need not yet allowed takes the first candidate that allows it (narrowest scope first, then the
+    narrowest role, `roles.GRANTABLE_ROLES`); then every assignment the others make redundant is dropped,
+    latest first.
+    """
+    required = [need for need in all_needs if need.required]
+    scopes = sorted({need.grant_scope for need in required}, key=lambda scope: (-scope.count("/"), scope))
+    candidates = [RoleGrant(role, scope, ()) for scope in scopes for role in roles.GRANTABLE_ROLES]
+    chosen: list[RoleGrant] = []
+    for need in required:
+        if not any(grant.reaches(need) for grant in chosen):
+            chosen.append(next(grant for grant in candidates if grant.reaches(need)))
+    for grant in reversed(list(chosen)):
+        others = [other for other in chosen if other is not grant]
+        if all(any(other.reaches(need) for other in others) for need in required):
+            chosen = others
+    order = {role.guid: index for index, role in enumerate(_DISPLAY_ORDER)}
+    chosen.sort(key=lambda grant: (-grant.scope.count("/"), order.get(grant.role.guid, len(order))))
+    return [
+        RoleGrant(grant.role, grant.scope, tuple(_unique(n.action for n in required if grant.reaches(n))))
+        for grant in chosen
+    ]
+
+
+_DISPLAY_ORDER = (
+    roles.OWNER,
+    roles.CONTRIBUTOR,
+    roles.USER_ACCESS_ADMINISTRATOR,
+    roles.RBAC_ADMINISTRATOR,
+    roles.NETWORK_CONTRIBUTOR,
+    roles.PRIVATE_DNS_ZONE_CONTRIBUTOR,
+)
+
+
+def _unique(actions: Iterable[str]) -> list[str]:
+    seen: set[str] = set()
+    out = []
+    for action in actions:
+        if action.casefold() not in seen:
+            seen.add(action.casefold())
+            out.append(action)
+    return out
+
+
+@dataclass(frozen=True)
+class CustomRole:
+    """A custom role with exactly the actions the run uses at one grant scope (no wildcard, no notActions)."""
+
+    name: str
+    scope: str
+    actions: tuple[str, ...]
+
+    @property
+    def file_name(self) -> str:
+        subscription_part = "subscription part" in self.name
+        return "hopsworks-setup-subscription.json" if subscription_part else "hopsworks-setup.json"
+
+    def definition(self) -> dict[str, Any]:
+        """The role definition as `az role definition create --role-definition @file` reads it."""
+        return {
+            "Name": self.name,
+            "IsCustom": True,
+            "Description": "What the Hopsworks AKS/ACR setup app does, and nothing else "
+            "(python -m client permissions).",
+            "Actions": list(self.actions),
+            "NotActions": [],
+            "AssignableScopes": [self.scope],
+        }
+
+    def reaches(self, need: Need) -> bool:
+        return scope_contains(self.scope, need.scope) and any(
+            roles.action_matches(action, need.action) for action in self.actions
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"scope": self.scope, "definition": self.definition()}
+
+
+def custom_roles(all_needs: Iterable[Need], resource_group: str) -> list[CustomRole]:
+    """One custom role per grant scope: the resource group's (less what the subscription's role already
+    allows there) and, when needed, the subscription's."""
+    required = [need for need in all_needs if need.required]
+    group_scopes = {need.grant_scope for need in required if need.scope_kind == RESOURCE_GROUP}
+    subscription_actions = _unique(n.action for n in required if n.grant_scope not in group_scopes)
+    above = {action.casefold() for action in subscription_actions}
+    found = [
+        CustomRole(
+            CUSTOM_ROLE_NAME.format(resource_group=resource_group),
+            scope,
+            tuple(_unique(n.action for n in required if n.grant_scope == scope and _not_in(n.action, above))),
+        )
+        for scope in sorted(group_scopes)
+    ]
+    subscription_scopes = sorted({n.grant_scope for n in required if n.grant_scope not in group_scopes})
+    found += [
+        CustomRole(
+            CUSTOM_SUBSCRIPTION_ROLE_NAME.format(resource_group=resource_group),
+            scope,
+            tuple(subscription_actions),
+        )
+        for scope in subscription_scopes
+    ]
+    return [role for role in found if role.actions]
+
+
+def _not_in(action: str, folded: set[str]) -> bool:
+    return action.casefold() not in folded
+
+
+# ---------------------------------------------------------------- the plan the CLI prints
+
+
+@dataclass(frozen=True)
+class PermissionPlan:
+    subscription_id: str
+    resource_group: str
+    topology: str
+    role_scope: str
+    needs: tuple[Need, ...]
+    builtin: tuple[RoleGrant, ...]
+    custom: tuple[CustomRole, ...]
+
+    @property
+    def optional(self) -> list[Need]:
+        return [need for need in self.needs if not need.required]
+
+    def grant_for(self, need: Need) -> str:
+        """What to grant for `need`, in words: the built-in role assignment of this plan that allows it."""
+        grant = next((g for g in self.builtin if g.reaches(need)), None)
+        if grant is None:  # an optional need: any role that allows it at the subscription
+            return f"a role allowing '{need.action}' on {need.grant_scope} (e.g. Reader)"
+        return f"'{grant.role.name}' on {grant.scope}"
+
+    def az_commands(self, principal: str = PRINCIPAL_PLACEHOLDER) -> list[str]:
+        """Shell commands that create the custom roles and assign them to the app's identity."""
+        commands = []
+        for role in self.custom:
+            commands.append(f"az role definition create --role-definition @{role.file_name}")
+        for role in self.custom:
+            writes = any(a.casefold() == ROLE_ASSIGNMENT_WRITE.casefold() for a in role.actions)
+            commands.append(assignment_command(principal, role.name, role.scope, writes))
+        return commands
+
+    def builtin_az_commands(self, principal: str = PRINCIPAL_PLACEHOLDER) -> list[str]:
+        return [
+            assignment_command(principal, g.role.name, g.scope, g.role.allows(ROLE_ASSIGNMENT_WRITE))
+            for g in self.builtin
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "subscriptionId": self.subscription_id,
+            "resourceGroup": self.resource_group,
+            "topology": self.topology,
+            "roleScope": self.role_scope,
+            "builtInRoleAssignments": [grant.to_dict() for grant in self.builtin],
+            "customRoles": [role.to_dict() for role in self.custom],
+            "azCommands": {"customRoles": self.az_commands(), "builtInRoles": self.builtin_az_commands()},
+            "actions": [need.to_dict() for need in self.needs],
+        }
+
+
+def plan(request: Any, location: str | None = None) -> PermissionPlan:
+    """The permissions `request` (a SetupRequest or its normalized dict) needs and what to grant for them."""
+    request = _normalized(request)
+    found = needs(request, location)
+    return PermissionPlan(
+        subscription_id=request["subscriptionId"],
+        resource_group=request["resourceGroup"],
+        topology=request["topology"],
+        role_scope=(request.get("identity") or {}).get("roleScope") or "resourceGroup",
+        needs=tuple(found),
+        builtin=tuple(builtin_grants(found)),
+        custom=tuple(custom_roles(found, request["resourceGroup"])),
+    )
+
+
+def render_text(permission_plan: PermissionPlan, principal: str = PRINCIPAL_PLACEHOLDER) -> str:
+    """The plan for a person: the role assignments, the custom roles with their `az` commands, the actions."""
+    p = permission_plan
+    lines = [
+        f"Permissions the app's identity needs for resource group '{p.resource_group}' "
+        f"(topology {p.topology}, identity.roleScope {p.role_scope})",
+        "",
+        "Built-in role assignments (least privilege with built-in roles):",
+    ]
+    width = max(len(grant.role.name) for grant in p.builtin)
+    lines += [f"  {grant.role.name.ljust(width)}  on {grant.scope}" for grant in p.builtin]
+    if any(need.scope_kind == NODE_RESOURCE_GROUP for need in p.needs):
+        node = next(need for need in p.needs if need.scope_kind == NODE_RESOURCE_GROUP)
+        lines.append(
+            "  (the subscription grant is for the cluster's private DNS zone in "
+            f"{node.scope.rsplit('/', 1)[-1]}: AKS creates that group with the cluster, so no narrower grant "
+            "can exist before the run)"
+        )
+    lines += ["", *[f"  {command}" for command in p.builtin_az_commands(principal)], ""]
+    lines.append("Or the equivalent custom roles (exactly the actions the run uses):")
+    for role in p.custom:
+        lines += ["", f"  {role.file_name} (assign on {role.scope}):"]
+        lines += ["    " + line for line in json.dumps(role.definition(), indent=2).splitlines()]
+    lines += ["", *[f"  {command}" for command in p.az_commands(principal)], ""]
+    lines.append(f"{principal}: the function app's principal id "
+                 "(az functionapp identity show -g <group> -n <app> --query principalId -o tsv)")
+    for need in p.optional:
+        lines.append(
+            f"Optional: '{need.action}' on {need.grant_scope} lets preflight check the registry name ahead; "
+            "without it the registry create's own AlreadyInUse decides."
+        )
+    return "\n".join(lines) + "\n"

@@ -348,6 +348,11 @@ def main(argv: list[str] | None = None) -> int:
         help="fixed seconds between status polls (default: 1 s at first, growing to the service's "
         "Retry-After)",
     )
+    from client import lifecycle  # plan and teardown (imports this module)
+
+    lifecycle.add_parsers(commands, _HelpFormatter)
     args = parser.parse_args(argv)
+    if args.command in lifecycle.COMMANDS:
+        return lifecycle.run(args)
     key = args.key or os.environ.get("SETUP_FUNCTION_KEY")
     return submit(args.request, args.url, key, args.timeout, args.json, args.poll_interval)

@@ -26,6 +26,7 @@ ALREADY_IN_USE = "AlreadyInUse"
 SOFT_DELETE_CONFLICT = "RetentionSoftDeleteConflict"
 DNS_ZONE_NOT_FOUND = "PrivateDnsZoneNotFound"
 RESOURCE_FAILED_STATE = "ResourceFailedState"
+RESOURCE_NOT_READY = "ResourceNotReady"
 
 Result = dict[str, Any]
 T = TypeVar("T")

@@ -143,9 +143,19 @@ def _zone_not_found(node_rg: str, detail: str) -> dict[str, Any]:
 
 
 def _link_result(link: Any, zone_name: str, action: str) -> dict[str, Any]:
-    return _results.ok(
-        [_results.resource(link.id, LINK_TYPE, action)], {"zoneName": zone_name, "id": link.id}
-    )
+    """Done only when the link is Succeeded and Completed; else not ready yet (transient: asked again)."""
+    resources = [_results.resource(link.id, LINK_TYPE, action)]
+    wrong = _link_wrong(link)
+    if wrong is not None:
+        result = _results.error(
+            _results.RESOURCE_NOT_READY,
+            f"private DNS zone link '{link.id}' is not ready: {wrong}",
+            transient=True,
+            resourceId=link.id,
+        )
+        result["resources"] = resources
+        return result
+    return _results.ok(resources, {"zoneName": zone_name, "id": link.id})
 
 
 def delete(subscription_id: str, resource_id: str, resource_type: str) -> dict[str, bool]:

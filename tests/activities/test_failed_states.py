@@ -329,3 +329,35 @@ def test_someone_elses_failed_cluster_is_permanent_and_untouched(azure: Any, nod
     assert_error(containerservice.begin_aks_cluster(cluster_input(node_subnet)), RETRYABLE)
 
     assert writes_after(azure, before) == []
+
+
+def test_dns_link_not_completed_is_not_done(azure: Any, cluster_zone: dict[str, str]) -> None:
+    """A link whose virtualNetworkLinkState is not Completed yet (its operation still running) is not taken
+    as done: transient ResourceNotReady naming it; asked again once it is Completed, it is done."""
+    azure.polls_to_complete = 4  # the link's PUT stays InProgress for a few reads
+    from azure.mgmt.privatedns import PrivateDnsManagementClient
+
+    from simulator.testing import sdk_client
+
+    links = sdk_client(PrivateDnsManagementClient, azure).virtual_network_links
+    links.begin_create_or_update(
+        NODE_RG,
+        ZONE,
+        "by-hand",
+        {
+            "location": "global",
+            "properties": {"virtualNetwork": {"id": cluster_zone["hopsworks"]}, "registrationEnabled": False},
+        },
+        polling=False,
+    )
+
+    result = privatedns.ensure_dns_zone_link(link_input(cluster_zone["hopsworks"]))
+    error = assert_error(result, "ResourceNotReady", transient=True)
+    assert error["resourceId"].endswith("/virtualNetworkLinks/by-hand")
+    for _ in range(10):
+        links.get(NODE_RG, ZONE, "by-hand")  # a read moves its operation on (deterministic mode)
+        result = privatedns.ensure_dns_zone_link(link_input(cluster_zone["hopsworks"]))
+        if result["ok"]:
+            break
+    assert result["outputs"]["id"].endswith("/virtualNetworkLinks/by-hand")
+    assert result["resources"][0]["action"] == "existing"

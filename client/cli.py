@@ -351,8 +351,13 @@ def main(argv: list[str] | None = None) -> int:
     from client import lifecycle  # plan and teardown (imports this module)
 
     lifecycle.add_parsers(commands, _HelpFormatter)
+    from client import permissions  # offline: what to grant the app's identity
+
+    permissions.add_parser(commands, _HelpFormatter)
     args = parser.parse_args(argv)
     if args.command in lifecycle.COMMANDS:
         return lifecycle.run(args)
+    if args.command == permissions.COMMAND:
+        return permissions.run(args)
     key = args.key or os.environ.get("SETUP_FUNCTION_KEY")
     return submit(args.request, args.url, key, args.timeout, args.json, args.poll_interval)

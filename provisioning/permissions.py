@@ -406,6 +406,12 @@ def render_text(permission_plan: PermissionPlan, principal: str = PRINCIPAL_PLAC
             "can exist before the run)"
         )
     lines += ["", *[f"  {command}" for command in p.builtin_az_commands(principal)], ""]
+    roles_assigned = ", ".join(role.name for role in ASSIGNED_ROLES)
+    lines += [
+        "  --condition: a grant that may write role assignments could assign any role (Owner too); the",
+        f"  condition lets it assign only the roles the run assigns ({roles_assigned}).",
+        "",
+    ]
     lines.append("Or the equivalent custom roles (exactly the actions the run uses):")
     for role in p.custom:
         lines += ["", f"  {role.file_name} (assign on {role.scope}):"]

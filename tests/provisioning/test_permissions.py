@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 
 import pytest
 
@@ -227,3 +228,27 @@ def test_what_to_grant_for_a_missing_need() -> None:
     assert plan.grant_for(write) == f"'Role Based Access Control Administrator' on {RG}"
     optional = Need(roles.CHECK_REGISTRY_NAME_ACTION, "subscription", SUB, SUB, required=False)
     assert "Reader" in plan.grant_for(optional)
+
+
+# ---------------------------------------------------------------- python -m client permissions
+
+
+def test_client_permissions_command_prints_the_plan(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from client.cli import main
+
+    path = tmp_path / "request.json"
+    path.write_text(json.dumps(peering_request()))
+    assert main(["permissions", str(path)]) == 0
+    text = capsys.readouterr().out
+    assert "Private DNS Zone Contributor" in text and "$APP_PRINCIPAL_ID" in text
+    principal = "5f1e0c1a-7b3d-4e5f-9a8b-0c1d2e3f4a5b"
+    assert main(["permissions", str(path), "--json", "--principal-id", principal]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer == {**permissions.plan(PEERING).to_dict(), "azCommands": answer["azCommands"]}
+    assert all(principal in command for command in answer["azCommands"]["builtInRoles"])
+    path.write_text(json.dumps(peering_request(topology="vpn")))
+    assert main(["permissions", str(path)]) == 2
+    assert "topology:" in capsys.readouterr().err
+    assert main(["permissions", str(tmp_path / "missing.json")]) == 2

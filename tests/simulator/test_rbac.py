@@ -582,3 +582,37 @@ def test_devhost_passes_its_grant_settings_to_its_simulator(tmp_path: Path) -> N
     assert f"simulated Azure grant: Private DNS Zone Contributor at {SUB_SCOPE}" in output
     assert f"simulated Azure grant: Reader at {SUB_SCOPE}" in output
     assert "/subscriptions/*" not in output
+
+
+def test_the_node_resource_group_is_out_of_reach_of_group_grants(simulator: Simulator, groups: None) -> None:
+    from azure.mgmt.containerservice import ContainerServiceClient
+
+    from tests.simulator.test_containerservice import guide_cluster
+
+    simulator.set_grants([f"Owner@{RG_SCOPE}"])
+    net = sdk_client(NetworkManagementClient, simulator)
+    body = vnet_body("10.10.0.0/16")
+    body["properties"]["subnets"] = [{"name": "nodes", "properties": {"addressPrefix": "10.10.0.0/20"}}]
+    net.virtual_networks.begin_create_or_update(RG, "aks-vnet", body).result()
+    cluster = (
+        sdk_client(ContainerServiceClient, simulator)
+        .managed_clusters.begin_create_or_update(RG, "aks", guide_cluster())
+        .result()
+    )
+    node_rg = cluster.properties.node_resource_group
+    rm = sdk_client(ResourceManagementClient, simulator)
+    with pytest.raises(HttpResponseError) as err:
+        rm.resource_groups.get(node_rg)
+    assert_denied(
+        err,
+        simulator.app_principal_id,
+        "Microsoft.Resources/subscriptions/resourceGroups/read",
+        f"{SUB_SCOPE}/resourcegroups/{node_rg}",
+    )
+    dns = sdk_client(PrivateDnsManagementClient, simulator)
+    with pytest.raises(HttpResponseError) as err:
+        list(dns.private_zones.list_by_resource_group(node_rg))
+    assert err.value.error.code == "AuthorizationFailed"
+    simulator.grant("Private DNS Zone Contributor", SUB_SCOPE)
+    zones = list(dns.private_zones.list_by_resource_group(node_rg))
+    assert [z.name for z in zones] == [cluster.properties.private_fqdn.split(".", 1)[1]]

@@ -125,20 +125,19 @@ def test_a_peering_already_there_cannot_be_deleted_while_the_cluster_is_created(
 
 def test_the_hold_lasts_the_scaled_create_time_with_the_latency_model(net, aks, simulator):
     simulator.polls_to_complete = None
-    simulator.latency_scale = 0.001  # cluster create: 300 s -> 0.3 s
+    simulator.latency_scale = 0.005  # cluster create: 300 s -> 1.5 s
+    more = {"properties": {"addressPrefix": "10.10.32.0/24"}}
     started = time.monotonic()
     aks.managed_clusters.begin_create_or_update(RG, "hops-aks", cluster_body(), polling=False)
     with pytest.raises(ResourceExistsError) as err:
-        net.subnets.begin_create_or_update(
-            RG, "aks-vnet", "more", {"properties": {"addressPrefix": "10.10.32.0/24"}}
-        )
+        net.subnets.begin_create_or_update(RG, "aks-vnet", "more", more)
     assert err.value.error.code == "AnotherOperationInProgress"
-    assert time.monotonic() - started < 0.3
-    time.sleep(max(0.0, 0.35 - (time.monotonic() - started)))
-    assert aks.managed_clusters.get(RG, "hops-aks").properties.provisioning_state == "Succeeded"
-    created = net.subnets.begin_create_or_update(
-        RG, "aks-vnet", "more", {"properties": {"addressPrefix": "10.10.32.0/24"}}
-    ).result()
+    assert time.monotonic() - started < 1.5  # (the 409 came while the create ran)
+    while aks.managed_clusters.get(RG, "hops-aks").properties.provisioning_state == "Creating":
+        assert time.monotonic() - started < 10
+        time.sleep(0.05)
+    assert time.monotonic() - started >= 1.5  # the create, and the hold, lasted its scaled time
+    created = net.subnets.begin_create_or_update(RG, "aks-vnet", "more", more).result()
     assert created.provisioning_state == "Succeeded"
 
 

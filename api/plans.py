@@ -133,7 +133,7 @@ async def make(request: dict[str, Any], setup_instance_id: str, record: list[str
     return {
         "changes": changes,
         "problems": plan_diff.problems_of(preflight, changes) + problems,
-        "permissions": _permissions(request, preflight),
+        "permissions": _permissions(request, preflight, location),
         "summary": plan_diff.summary(changes),
     }
 
@@ -197,17 +197,18 @@ def _readers() -> dict[str, Callable[[dict], dict]]:
     }
 
 
-def _permissions(request: Mapping[str, Any], preflight: Mapping[str, Any]) -> dict[str, Any]:
-    """The actions the app's identity needs for this request, and those preflight found missing."""
-    from provisioning import roles
+def _permissions(request: Mapping[str, Any], preflight: Mapping[str, Any], location: str | None) -> dict:
+    """What the app's identity needs for this request (`provisioning.permissions`: every action at its
+    scope, the least-privilege built-in assignments, the equivalent custom roles) and what preflight found
+    missing."""
+    from provisioning import permissions
+    from provisioning.preflight import MISSING_PERMISSION
 
+    answer = permissions.plan(request, location).to_dict()
     problems = (preflight.get("error") or {}).get("problems") or []
-    required = {"resourceGroup": roles.required_actions(request["topology"])}
-    if request["topology"] == "peering":
-        required["nodeResourceGroup"] = list(roles.NODE_RESOURCE_GROUP_ACTIONS)
-    if (request.get("identity") or {}).get("roleScope") == "subscription":
-        required["subscription"] = list(roles.SUBSCRIPTION_ROLE_ACTIONS)
-    return {
-        "required": required,
-        "missing": [p.get("target") for p in problems if p.get("code") == "MissingPermission"],
-    }
+    answer["missing"] = [
+        {"action": p.get("target"), "message": p.get("message")}
+        for p in problems
+        if p.get("code") == MISSING_PERMISSION
+    ]
+    return answer

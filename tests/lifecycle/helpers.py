@@ -14,6 +14,7 @@ REGISTRY = "Microsoft.ContainerRegistry/registries"
 PEERING = "Microsoft.Network/virtualNetworks/virtualNetworkPeerings"
 VNET = "Microsoft.Network/virtualNetworks"
 IDENTITY = "Microsoft.ManagedIdentity/userAssignedIdentities"
+ROLE_ASSIGNMENT = "Microsoft.Authorization/roleAssignments"
 
 
 def post(lab: Lab, route: str, body: Any) -> requests.Response:

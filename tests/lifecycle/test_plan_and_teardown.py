@@ -4,12 +4,15 @@ across kinds."""
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 
 import requests
 
+from provisioning import naming, roles
 from tests.lifecycle.helpers import (
     IDENTITY,
+    ROLE_ASSIGNMENT,
     VNET,
     actions,
     arm_writes,
@@ -44,9 +47,10 @@ def test_plan_of_an_empty_group_creates_everything_and_writes_nothing(lab: Lab) 
     assert Counter(c["type"].rsplit("/", 1)[-1] for c in answer["changes"]) == PEERING_TYPES
     assert answer["problems"] == []
     assert answer["summary"]["create"] == sum(PEERING_TYPES.values())
-    assert (
-        "Microsoft.Authorization/roleAssignments/write" in answer["permissions"]["required"]["resourceGroup"]
-    )
+    permissions = answer["permissions"]
+    wanted = {"action": "Microsoft.Authorization/roleAssignments/write", "scopeKind": "resourceGroup"}
+    assert any(wanted.items() <= need.items() for need in permissions["actions"])
+    assert permissions["builtInRoleAssignments"] and permissions["missing"] == []
     assert arm_writes(lab, target, mark) == []
 
 
@@ -54,6 +58,16 @@ def test_plan_names_what_preflight_would_fail_on(lab: Lab) -> None:
     target = Target("lifecycle|no-group")  # its resource group was never made
     answer = plan(lab, target)
     assert [(p["step"], p["code"]) for p in answer["problems"]] == [("preflight", "ResourceGroupNotFound")]
+
+
+def test_plan_names_a_missing_permission(lab: Lab) -> None:
+    target = Target("lifecycle|denied")
+    lab.prepare(target)
+    action = "Microsoft.Network/virtualNetworks/subnets/join/action"
+    lab.sim.deny_permission(target.subscription_id, "hopsworks-rg", action)
+    answer = plan(lab, target)
+    assert [(p["step"], p["code"]) for p in answer["problems"]] == [("preflight", "MissingPermission")]
+    assert [m["action"] for m in answer["permissions"]["missing"]] == [action]
 
 
 def test_plan_refuses_a_bad_request_like_setups(lab: Lab) -> None:
@@ -115,12 +129,28 @@ def test_adopted_identity_and_vnet_stay_and_only_what_the_setup_added_goes(lab: 
     lab.seed_identity(target, "hopsworks-identity")
     # The Hopsworks vnet exists with another subnet: the setup adds its subnet 'default' to it.
     lab.seed_vnet(target, "hopsworks-vnet", "172.18.0.0/16", {"other": "172.18.1.0/24"})
+    # Someone already gave the identity AcrPull on the group (under a name of their own).
+    _, identity = lab.arm("GET", target.rid(f"{IDENTITY}/hopsworks-identity"), IDENTITY)
+    their_assignment = f"{target.rg_id}/providers/{ROLE_ASSIGNMENT}/{uuid.uuid4()}"
+    lab.arm_settled(
+        "PUT",
+        their_assignment,
+        ROLE_ASSIGNMENT,
+        {
+            "properties": {
+                "roleDefinitionId": naming.role_definition_id(target.subscription_id, roles.ACR_PULL.guid),
+                "principalId": identity["properties"]["principalId"],
+                "principalType": "ServicePrincipal",
+            }
+        },
+    )
     before = lab.state(target)
 
     planned = plan(lab, target)
     by_id = {c["id"].rsplit("/", 1)[-1]: c["action"] for c in planned["changes"]}
     assert by_id["hopsworks-identity"] == "adopt" and by_id["hopsworks-vnet"] == "adopt"
     assert by_id["default"] == "create"
+    assert by_id[their_assignment.rsplit("/", 1)[-1]] == "adopt"
 
     setup = lab.run(target)
     assert setup.runtime_status == "Completed", setup.output
@@ -133,6 +163,7 @@ def test_adopted_identity_and_vnet_stay_and_only_what_the_setup_added_goes(lab: 
     assert kept["hopsworks-identity"]["type"] == IDENTITY and kept["hopsworks-vnet"]["type"] == VNET
     deleted = {d["id"].rsplit("/", 1)[-1] for d in removed.output["deleted"]}
     assert "default" in deleted  # the subnet the setup added to the adopted vnet (the record says so)
+    assert their_assignment.casefold() in {k["id"].casefold() for k in removed.output["kept"]}
     assert "other" not in deleted and "hopsworks-identity" not in deleted
     # The identity's four roles were the setup's, the identity was not: the roles go, the identity stays.
     assert lab.state(target) == before
@@ -187,3 +218,16 @@ def test_one_run_per_target_across_kinds(lab: Lab) -> None:
     setup_status = requests.get(setup.json()["statusQueryGetUri"], timeout=10).json()
     assert setup_status["runtimeStatus"] == "Completed"
     assert setup_status["createdTime"] < payload["createdTime"]
+
+
+def test_subnet_topology_setup_and_teardown(lab: Lab) -> None:
+    target = Target("lifecycle|subnet", topology="subnet")
+    lab.prepare(target)
+    before = lab.state(target)
+    planned = plan(lab, target)
+    assert set(actions(planned)) == {"create"} and len(planned["changes"]) == 12
+    assert lab.run(target).runtime_status == "Completed"
+    assert set(actions(plan(lab, target))) == {"keep"}
+    removed = teardown(lab, target)
+    assert removed.runtime_status == "Completed", removed.output
+    assert lab.state(target) == before

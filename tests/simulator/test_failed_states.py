@@ -190,7 +190,6 @@ CASES = {
 }
 
 OUTCOMES = [
-    pytest.param("lro_failed", "InternalServerError", "Failed", id="failed-retryable-500"),
     pytest.param("lro_failed", "RetryableError", "Failed", id="failed-retryable"),
     pytest.param("lro_failed", "InvalidParameter", "Failed", id="failed-permanent"),
     pytest.param("lro_canceled", None, "Canceled", id="canceled"),

@@ -8,6 +8,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from activities import _results, arm
+from provisioning import contracts as c
 from provisioning import deletion, errors, naming, ownership
 
 bp = df.Blueprint()
@@ -15,24 +16,26 @@ bp = df.Blueprint()
 ROLE_ASSIGNMENT_TYPE = "Microsoft.Authorization/roleAssignments"
 
 
+@bp.function_name(c.ENSURE_ROLE_ASSIGNMENT)
 @bp.activity_trigger(input_name="payload")
-@_results.arm_activity
-def ensure_role_assignment(payload: dict[str, Any]) -> dict[str, Any]:
+@_results.activity(c.RoleAssignmentInput)
+def ensure_role_assignment(wanted: c.RoleAssignmentInput) -> dict[str, Any]:
     """PUT the assignment under its deterministic name (uuid5 of scope, role, principal), unless it is there.
 
     The same (scope, role, principal) under another name answers 409 RoleAssignmentExists: done, `existing`.
     A just-created principal may answer PrincipalNotFound for a while: classified transient, the orchestrator
     retries.
     """
-    subscription_id, scope, run_id = payload["subscriptionId"], payload["scope"], payload["runId"]
-    role_guid, principal_id = payload["roleDefinitionGuid"], payload["principalId"]
+    subscription_id, scope, run_id = wanted.subscription_id, wanted.scope, wanted.run_id
+    role_guid, principal_id = wanted.role_definition_guid, wanted.principal_id
     name = naming.role_assignment_name(scope, role_guid, principal_id)
     assignments = arm.authorization(subscription_id).role_assignments
 
     found = arm.get_or_none(assignments.get, scope, name)
     if found is not None:
         action = ownership.action_from_description(found.description, run_id)
-        return _results.ok([_results.resource(found.id, ROLE_ASSIGNMENT_TYPE, action)], {"id": found.id})
+        resource = _results.resource(found.id, ROLE_ASSIGNMENT_TYPE, action)
+        return _results.ok([resource], c.RoleAssignmentOutput(id=found.id))
 
     from azure.core.exceptions import HttpResponseError
     from azure.mgmt.authorization.models import RoleAssignmentCreateParameters
@@ -40,7 +43,7 @@ def ensure_role_assignment(payload: dict[str, Any]) -> dict[str, Any]:
     parameters = RoleAssignmentCreateParameters(
         role_definition_id=naming.role_definition_id(subscription_id, role_guid),
         principal_id=principal_id,
-        principal_type=payload.get("principalType") or "ServicePrincipal",
+        principal_type=wanted.principal_type or "ServicePrincipal",
         description=ownership.role_assignment_description(run_id),
     )
     try:
@@ -52,9 +55,10 @@ def ensure_role_assignment(payload: dict[str, Any]) -> dict[str, Any]:
         resources = (
             [_results.resource(existing_id, ROLE_ASSIGNMENT_TYPE, _results.EXISTING)] if existing_id else []
         )
-        return _results.ok(resources, {"id": existing_id})
+        return _results.ok(resources, c.RoleAssignmentOutput(id=existing_id))
     return _results.ok(
-        [_results.resource(created.id, ROLE_ASSIGNMENT_TYPE, _results.CREATED)], {"id": created.id}
+        [_results.resource(created.id, ROLE_ASSIGNMENT_TYPE, _results.CREATED)],
+        c.RoleAssignmentOutput(id=created.id),
     )
 
 

@@ -612,7 +612,7 @@ class Arm:
 
     def authorize(self, req: Request, principal_id: str) -> None:
         """403 AuthorizationFailed unless the caller's assignments allow the request's action at its scope."""
-        action = action_for(req.method, req.path, self._canonical_names())
+        action = action_for(req.method, req.path, self.canonical_names())
         if action is None or action.lower() in UNAUTHORIZED_ACTIONS:
             return
         scope = "/" + req.path.strip("/")
@@ -620,7 +620,7 @@ class Arm:
             message = authorization_failed_message(principal_id, action, scope)
             raise ArmError(403, "AuthorizationFailed", message)
 
-    def _canonical_names(self) -> dict[str, str]:
+    def canonical_names(self) -> dict[str, str]:
         """Lower-case type segment -> the spelling of the registered resource types (for ARM's messages)."""
         if self._canonical[0] != len(self.routes):
             names = {"subscriptions": "subscriptions", "resourcegroups": "resourceGroups"}

@@ -134,7 +134,7 @@ def test_action_wildcards(pattern: str, action: str, matches: bool) -> None:
     ],
 )
 def test_action_from_request(simulator: Simulator, method: str, path: str, action: str | None) -> None:
-    assert action_for(method, path, simulator.arm._canonical_names()) == action
+    assert action_for(method, path, simulator.arm.canonical_names()) == action
 
 
 def test_scopes_cover_what_is_beneath_them_case_insensitively() -> None:

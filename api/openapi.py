@@ -20,7 +20,12 @@ import azure.functions as func
 
 APP_ROOT = Path(__file__).resolve().parent.parent
 # Operations served by modules that may not be part of this app (yet): described only when present.
-OPTIONAL_OPERATION_MODULES = {"PlanSetup": "api.plans", "StartTeardown": "api.teardowns"}
+OPTIONAL_OPERATION_MODULES = {
+    "PlanSetup": "api.plans",
+    "StartTeardown": "api.teardowns",
+    "GetSetupStatus": "api.status",
+    "GetTeardownStatus": "api.status",
+}
 
 logger = logging.getLogger(__name__)
 

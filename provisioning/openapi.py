@@ -157,7 +157,19 @@ class Plan(TypedDict):
 
     changes: list[PlanChange]
     problems: list[PlanProblem]
-    permissions: dict[str, Any]
+    permissions: Annotated[dict[str, Any], Field(description="what the app's identity needs for this "
+                                                             "request (actions at each scope) and what "
+                                                             "preflight found missing")]
+    summary: NotRequired[Annotated[dict[str, int], Field(description="how many changes of each action")]]
+
+
+class Busy(TypedDict):
+    """409: a setup or teardown for this target is running; nothing was started. Follow its status URL (also
+    the Location header) and try again once it has finished."""
+
+    error: ServiceErrorDetail
+    id: str
+    statusQueryGetUri: str
 
 
 class DeletedResource(TypedDict):
@@ -182,14 +194,14 @@ class TeardownResult(TypedDict):
 class InstanceStatus(TypedDict):
     """The Durable extension's instance status (the `Location` URL's answer)."""
 
-    name: str
+    name: NotRequired[str | None]
     instanceId: str
     runtimeStatus: RuntimeStatus
     input: NotRequired[Any]
     customStatus: NotRequired[Progress | None]
     output: NotRequired[SetupResult | TeardownResult | str | None]
-    createdTime: str
-    lastUpdatedTime: str
+    createdTime: NotRequired[str | None]
+    lastUpdatedTime: NotRequired[str | None]
 
 
 class RunningStatus(InstanceStatus):
@@ -207,8 +219,8 @@ class FailedStatus(InstanceStatus):
 
 ANSWER_SHAPES: tuple[type, ...] = (
     FieldError, ErrorList, ServiceError, CheckStatus, HopsworksValues, ResourceEntry, SetupResult, StepError,
-    Progress, PlanChange, PlanProblem, Plan, DeletedResource, KeptResource, TeardownResult, RunningStatus,
-    CompletedStatus, FailedStatus,
+    Progress, PlanChange, PlanProblem, Plan, Busy, DeletedResource, KeptResource,
+    TeardownResult, RunningStatus, CompletedStatus, FailedStatus,
 )
 
 # ---------------------------------------------------------------- the request's field rules
@@ -297,7 +309,7 @@ def answer_schemas() -> dict[str, dict[str, Any]]:
 class Answer:
     status: int
     description: str
-    schema: str | None = None  # a component name
+    schema: str | tuple[str, ...] | None = None  # a component name, or several (any of them)
     headers: tuple[str, ...] = ()  # names in HEADERS
     example: Any = None
 
@@ -337,6 +349,8 @@ def _start_answers(kind: str, examples: Mapping[str, Any]) -> tuple[Answer, ...]
         Answer(400, "the request breaks a rule: every problem listed, nothing started", "ErrorList",
                example=examples.get("errorList")),
         UNAUTHORIZED,
+        Answer(409, f"a {'teardown' if kind == 'setup' else 'setup'} for this target is running: nothing "
+                    "started; its status URL is in Location", "Busy", ("Location",)),
         Answer(500, "bad app settings, or the Durable extension could not start the run", "ServiceError"),
     )
 
@@ -344,47 +358,48 @@ def _start_answers(kind: str, examples: Mapping[str, Any]) -> tuple[Answer, ...]
 def operations(examples: Mapping[str, Any] | None = None) -> list[Operation]:
     """Every operation the document describes, in document order."""
     ex = dict(examples or {})
-    completed = Answer(200, "the setup completed: output is the SetupResult", "CompletedStatus",
-                       example=ex.get("completedStatus"))
-    ended = Answer(
-        200,
-        "the run ended: output is the SetupResult or TeardownResult (runtimeStatus Completed), or says why "
-        "(Terminated; Failed without returnInternalServerErrorOnFailure)",
-        "CompletedStatus",
-        example=ex.get("completedStatus"),
-    )
-    unexampled = {key: value for key, value in ex.items() if key != "checkStatus"}
+    setup_done = Answer(200, "the setup completed: output is the SetupResult", "CompletedStatus",
+                        example=ex.get("completedStatus"))
+    teardown_done = Answer(200, "the teardown completed: output lists deleted and kept", "CompletedStatus")
+    teardown_ex = {key: value for key, value in ex.items() if key != "checkStatus"}  # a setup's example
     return [
         Operation(
             "/api/setups", "post", "StartSetup", "Set up AKS and ACR for Hopsworks",
             "Validates the request and starts the setup (one run per target: a target whose run is still "
             "going answers 202 with that run's URLs). Follow Location until it is not 202: 200 with the "
             "Hopsworks values, 500 when the run failed (it removed what it had created).",
-            _start_answers("setup", ex), "setups", "SetupRequest", long_running=True, final_answer=completed,
+            _start_answers("setup", ex), "setups", "SetupRequest", long_running=True, final_answer=setup_done,
         ),
         Operation(
             "/api/plans", "post", "PlanSetup", "Plan a setup without writing anything",
             "What a setup of this request would do to each resource (create, keep, update, adopt, conflict) "
-            "and the problems preflight would fail on; reads only, zero ARM writes.",
-            (Answer(200, "the plan", "Plan"), *_start_answers("plan", ex)[1:]), "lifecycle", "SetupRequest",
+            "and the problems preflight would fail on; reads only, zero ARM writes, answered inline.",
+            (Answer(200, "the plan", "Plan"), *_start_answers("plan", ex)[1:3],
+             Answer(500, "bad app settings", "ServiceError"),
+             Answer(503, "Azure's reads stayed unavailable: try again after Retry-After", "ServiceError",
+                    ("Retry-After",)),
+             Answer(504, "Azure's answers took longer than the plan may take", "ServiceError")),
+            "lifecycle", "SetupRequest",
         ),
         Operation(
             "/api/teardowns", "post", "StartTeardown", "Remove what setups for this target created",
             "Deletes exactly what setups for the target created, in reverse dependency order; keeps whatever "
             "existed before. Follow Location like a setup's: 200 with deleted and kept, 500 when it failed.",
-            (*_start_answers("teardown", unexampled)[:2],
-             Answer(409, "a setup or teardown for this target is running: nothing started", "ServiceError"),
-             *_start_answers("teardown", unexampled)[2:]),
-            "lifecycle", "SetupRequest", long_running=True,
-            final_answer=Answer(200, "the teardown completed: output lists deleted, kept", "CompletedStatus"),
+            _start_answers("teardown", teardown_ex), "lifecycle", "SetupRequest", long_running=True,
+            final_answer=teardown_done,
         ),
+        *(_app_status_operation(kind, done, ex) for kind, done in (("setup", setup_done),
+                                                                   ("teardown", teardown_done))),
         Operation(
-            STATUS_PATH, "get", "GetRunStatus", "Status of a setup or teardown (the 202's Location)",
-            "The Durable extension's status endpoint. Use the Location URL as given: it carries the task "
-            "hub, the connection and the system key.",
+            STATUS_PATH, "get", "GetRunStatus", "Status of a setup or teardown (the Durable extension's)",
+            "The Durable extension's status endpoint, where Location points when the POST sent its key in "
+            "the x-functions-key header. Use the URL as given: it carries the task hub, the connection and "
+            "the system key.",
             (Answer(202, "the run goes on", "RunningStatus", ("Location", "Retry-After"),
                     ex.get("runningStatus")),
-             ended,
+             Answer(200, "the run ended: output is the SetupResult or TeardownResult (Completed), or says "
+                         "why (Terminated; Failed without returnInternalServerErrorOnFailure)",
+                    "CompletedStatus", example=ex.get("completedStatus")),
              Answer(401, "the system key (`code`) is missing or wrong"),
              Answer(404, "no such instance"),
              Answer(500, "the run failed", "FailedStatus", example=ex.get("failedStatus"))),
@@ -403,6 +418,28 @@ def operations(examples: Mapping[str, Any] | None = None) -> list[Operation]:
                          "schema": {"type": "string", "enum": list(FORMATS), "default": FORMATS[0]}},),
         ),
     ]
+
+
+def _app_status_operation(kind: str, done: Answer, ex: Mapping[str, Any]) -> Operation:
+    plural = f"{kind}s"
+    return Operation(
+        f"/api/{plural}/{{instanceId}}", "get", f"Get{kind.title()}Status", f"Status of a {kind}",
+        f"The app's own status endpoint for {plural}, where Location points when the POST sent its key as "
+        "`code`: 202 with a Retry-After that follows the run while it goes on, then 200, or 500 when it "
+        "failed, was terminated or canceled.",
+        (Answer(202, f"the {kind} goes on", "RunningStatus", ("Location", "Retry-After"),
+                ex.get("runningStatus") if kind == "setup" else None),
+         done,
+         Answer(400, f"not an id a POST /api/{plural} answered", "ErrorList"),
+         UNAUTHORIZED,
+         Answer(404, f"no {kind} with this id", "ServiceError"),
+         Answer(500, f"the {kind} failed (or its status could not be read)", ("FailedStatus", "ServiceError"),
+                example=ex.get("failedStatus") if kind == "setup" else None)),
+        "status",
+        parameters=({"name": "instanceId", "in": "path", "required": True,
+                     "description": f"the id POST /api/{plural} answered", "schema": {"type": "string"}},),
+        in_connector=False,
+    )
 
 
 def _status_parameters() -> tuple[dict[str, Any], ...]:
@@ -505,7 +542,9 @@ class _Builder:
         if answer.headers:
             described["headers"] = {name: HEADERS[name] for name in answer.headers}
         if answer.schema:
-            media: dict[str, Any] = {"schema": {"$ref": COMPONENTS + answer.schema}}
+            names = (answer.schema,) if isinstance(answer.schema, str) else answer.schema
+            refs = [{"$ref": COMPONENTS + name} for name in names]
+            media: dict[str, Any] = {"schema": refs[0] if len(refs) == 1 else {"anyOf": refs}}
             if answer.example is not None:
                 media["example"] = answer.example
             described["content"] = {JSON: media}
@@ -597,8 +636,8 @@ def _schema_30(node: dict[str, Any], nullable_key: str = "nullable") -> dict[str
             node = {**others[0], **rest}
         elif len(others) == 1:
             node = {"allOf": others, **rest}
-        else:
-            node = {"anyOf": others, **rest}
+        else:  # OpenAPI 3.0 reads `nullable` only next to a `type`: null gets an option of its own
+            node = {"anyOf": [*others, {"enum": [None], nullable_key: True}], **rest}
         node[nullable_key] = True
     if "const" in node:
         node = {**{k: v for k, v in node.items() if k != "const"}, "enum": [node["const"]]}
@@ -651,6 +690,12 @@ def to_swagger2(document: Mapping[str, Any]) -> dict[str, Any]:
     definitions = _walk(source["components"]["schemas"], _schema_20)
     for schema in definitions.values():
         _connector_hints(schema)
+    bodies = [op["requestBody"]["content"][JSON] for methods in source["paths"].values()
+              for op in methods.values() if "requestBody" in op]
+    named = [example for body in bodies for example in (body.get("examples") or {}).values()]
+    first_example = named[0]["value"] if named else None
+    if first_example is not None:  # 2.0 has no named request examples: the schema's one example
+        definitions["SetupRequest"]["example"] = first_example
     swagger: dict[str, Any] = {
         "swagger": "2.0",
         "info": {**source["info"], "x-ms-connector-metadata": [
@@ -658,7 +703,7 @@ def to_swagger2(document: Mapping[str, Any]) -> dict[str, Any]:
         "basePath": "/",
         "schemes": ["https"],
         "consumes": [JSON],
-        "produces": [JSON],
+        # No `produces`: in 2.0 it would claim JSON for every answer, and a 401 from the host has no body.
         "paths": {},
         "definitions": definitions,
         "securityDefinitions": {

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from enum import Enum
 from typing import Any, TypeVar
 
-from provisioning import adoption
+from provisioning import adoption, contracts
 from provisioning.ownership import CREATED, EXISTING
 
 __all__ = ["CREATED", "EXISTING"]
@@ -30,6 +30,7 @@ RESOURCE_NOT_READY = "ResourceNotReady"
 
 Result = dict[str, Any]
 T = TypeVar("T")
+InputT = TypeVar("InputT", bound=contracts.ActivityInput)
 
 _log = logging.getLogger(__name__)
 
@@ -43,8 +44,12 @@ def resource(resource_id: str, resource_type: str, action: str) -> dict[str, str
     return {"id": resource_id, "type": resource_type, "action": action}
 
 
-def ok(resources: list[dict[str, str]] | None = None, outputs: Mapping[str, Any] | None = None) -> Result:
-    return {"ok": True, "resources": list(resources or []), "outputs": dict(outputs or {})}
+def ok(
+    resources: list[dict[str, str]] | None = None, outputs: contracts.Wire | Mapping[str, Any] | None = None
+) -> Result:
+    """Success: the resources made or found, and the activity's output contract in its wire form."""
+    wire = outputs.to_dict() if isinstance(outputs, contracts.Wire) else dict(outputs or {})
+    return {"ok": True, "resources": list(resources or []), "outputs": wire}
 
 
 def error(
@@ -172,6 +177,25 @@ def put_right(
 
 
 # ---------------------------------------------------------------- the adapter every activity goes through
+
+
+def activity(
+    input_type: type[InputT],
+) -> Callable[[Callable[[InputT], Result]], Callable[[dict[str, Any]], Result]]:
+    """The Durable boundary of one activity: the input dict is parsed into its contract (`input_type`; a
+    wrong or missing key is a bug in the caller: raised, reported as ActivityCrashed), then the body runs
+    under `arm_activity`. The registered function keeps the plain `(payload: dict) -> dict` signature the
+    Functions host binds."""
+
+    def wrap(body: Callable[[InputT], Result]) -> Callable[[dict[str, Any]], Result]:
+        def parsed(payload: dict[str, Any]) -> Result:
+            return body(input_type.from_dict(payload, f"{input_type.NAME} input"))
+
+        parsed.__name__, parsed.__qualname__, parsed.__doc__ = body.__name__, body.__qualname__, body.__doc__
+        parsed.__module__ = body.__module__
+        return arm_activity(parsed)
+
+    return wrap
 
 
 def arm_activity(body: Callable[[dict[str, Any]], Result]) -> Callable[[dict[str, Any]], Result]:

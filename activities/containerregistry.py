@@ -9,6 +9,7 @@ import azure.durable_functions as df
 
 from activities import _results, arm
 from provisioning import adoption, deletion, ownership
+from provisioning import contracts as c
 
 bp = df.Blueprint()
 
@@ -18,13 +19,14 @@ REGISTRY_TYPE = "Microsoft.ContainerRegistry/registries"
 SOFT_DELETE_API_VERSION = "2023-11-01-preview"
 
 
+@bp.function_name(c.ENSURE_REGISTRY)
 @bp.activity_trigger(input_name="payload")
-@_results.arm_activity
-def ensure_registry(payload: dict[str, Any]) -> dict[str, Any]:
+@_results.activity(c.RegistryInput)
+def ensure_registry(wanted: c.RegistryInput) -> dict[str, Any]:
     """Adopt a compatible registry of that name in the RG; otherwise check the (global) name and create it
     Premium, legacy role-assignment mode (ABAC mode would ignore AcrPull/AcrPush/AcrDelete), admin off."""
-    resource_group, name, run_id = payload["resourceGroup"], payload["name"], payload["runId"]
-    registries = arm.containerregistry(payload["subscriptionId"]).registries
+    resource_group, name, run_id = wanted.resource_group, wanted.name, wanted.run_id
+    registries = arm.containerregistry(wanted.subscription_id).registries
 
     registry = arm.get_or_none(registries.get, resource_group, name)
     if registry is not None:
@@ -37,7 +39,7 @@ def ensure_registry(payload: dict[str, Any]) -> dict[str, Any]:
             return _results.incompatible("container registry", name, problems)
         if adoption.is_failed(state):  # this run's, left Failed by its own create: PUT again
             registry = _results.put_right(
-                lambda: registries.begin_create(resource_group, name, _registry_body(payload)).result(),
+                lambda: registries.begin_create(resource_group, name, _registry_body(wanted)).result(),
                 kind="container registry",
                 resource_id=registry.id,
                 wrong=lambda made: _results.not_succeeded(registry_state(made)),
@@ -49,7 +51,7 @@ def ensure_registry(payload: dict[str, Any]) -> dict[str, Any]:
     if taken is not None:
         return taken
 
-    body = _registry_body(payload)
+    body = _registry_body(wanted)
     registry = _results.create(
         lambda: registries.begin_create(resource_group, name, body).result(),
         lookup=lambda: arm.get_or_none(registries.get, resource_group, name),
@@ -58,12 +60,12 @@ def ensure_registry(payload: dict[str, Any]) -> dict[str, Any]:
     return _registry_result(registry, _results.CREATED)
 
 
-def _registry_body(payload: dict[str, Any]) -> Any:
+def _registry_body(wanted: c.RegistryInput) -> Any:
     from azure.mgmt.containerregistry import models
 
     return models.Registry(
-        location=payload["location"],
-        tags=ownership.run_tags(payload.get("tags"), payload["instanceId"], payload["runId"]),
+        location=wanted.location,
+        tags=ownership.run_tags(wanted.tags, wanted.instance_id, wanted.run_id),
         sku=models.Sku(name="Premium"),
         properties=models.RegistryProperties(
             admin_user_enabled=False,
@@ -128,17 +130,18 @@ def _registry_result(registry: Any, action: str) -> dict[str, Any]:
     login_server = registry.properties.login_server if registry.properties else None
     return _results.ok(
         [_results.resource(registry.id, REGISTRY_TYPE, action)],
-        {"id": registry.id, "loginServer": login_server},
+        c.RegistryOutput(id=registry.id, login_server=login_server),
     )
 
 
+@bp.function_name(c.ENSURE_RETENTION_POLICY)
 @bp.activity_trigger(input_name="payload")
-@_results.arm_activity
-def ensure_retention_policy(payload: dict[str, Any]) -> dict[str, Any]:
+@_results.activity(c.RetentionInput)
+def ensure_retention_policy(wanted: c.RetentionInput) -> dict[str, Any]:
     """Retention of untagged manifests: `days`, enabled. PATCHes only when different, and sends the registry's
     other policies back as they were (only retentionPolicy changes)."""
-    resource_group, name, days = payload["resourceGroup"], payload["name"], int(payload["days"])
-    registries = arm.containerregistry(payload["subscriptionId"]).registries
+    resource_group, name, days = wanted.resource_group, wanted.name, wanted.days
+    registries = arm.containerregistry(wanted.subscription_id).registries
 
     registry = registries.get(resource_group, name)
     sku, _ = registry_facts(registry)
@@ -146,14 +149,14 @@ def ensure_retention_policy(payload: dict[str, Any]) -> dict[str, Any]:
         return _results.incompatible("container registry", name, ["retention policies need the Premium SKU"])
     policies = registry.properties.policies if registry.properties else None
     current = copy.deepcopy(dict(policies)) if policies is not None else {}
-    if adoption.soft_delete_enabled(soft_delete_policies(payload["subscriptionId"], registry.id)):
+    if adoption.soft_delete_enabled(soft_delete_policies(wanted.subscription_id, registry.id)):
         return _results.error(
             _results.SOFT_DELETE_CONFLICT,
             f"container registry '{name}' has soft delete enabled; ACR cannot combine a retention policy "
             "with soft delete. Disable soft delete on the registry, then run the setup again",
         )
     if adoption.retention_in_state(current.get("retentionPolicy"), days):
-        return _results.ok([], {"days": days, "status": "enabled"})
+        return _results.ok([], c.RetentionOutput(days=days, status="enabled"))
 
     from azure.mgmt.containerregistry import models
 
@@ -168,10 +171,10 @@ def ensure_retention_policy(payload: dict[str, Any]) -> dict[str, Any]:
     retention = updated.properties.policies.retention_policy if updated.properties.policies else None
     return _results.ok(
         [],
-        {
-            "days": retention.days if retention else days,
-            "status": _results.plain(retention.status) if retention else "enabled",
-        },
+        c.RetentionOutput(
+            days=retention.days if retention else days,
+            status=_results.plain(retention.status) if retention else "enabled",
+        ),
     )
 
 

@@ -9,6 +9,7 @@ import azure.durable_functions as df
 
 from activities import _results, arm
 from provisioning import adoption, deletion, errors, ownership
+from provisioning import contracts as c
 
 bp = df.Blueprint()
 
@@ -16,9 +17,10 @@ CLUSTER_TYPE = "Microsoft.ContainerService/managedClusters"
 SYSTEM_POOL_NAME = "system"
 
 
+@bp.function_name(c.BEGIN_AKS_CLUSTER)
 @bp.activity_trigger(input_name="payload")
-@_results.arm_activity
-def begin_aks_cluster(payload: dict[str, Any]) -> dict[str, Any]:
+@_results.activity(c.BeginClusterInput)
+def begin_aks_cluster(wanted: c.BeginClusterInput) -> dict[str, Any]:
     """Start creating the cluster exactly as the guide configures it; never wait for it.
 
     Already there: adopted without a write when it has the guide's configuration (whatever its state: a
@@ -26,17 +28,17 @@ def begin_aks_cluster(payload: dict[str, Any]) -> dict[str, Any]:
     run's own cluster is PUT again when the failure was a passing one (`adoption.cluster_put_again`), else
     the cluster's error; someone else's Failed cluster is never written to.
     """
-    resource_group, name, run_id = payload["resourceGroup"], payload["name"], payload["runId"]
-    clusters = arm.containerservice(payload["subscriptionId"]).managed_clusters
+    resource_group, name, run_id = wanted.resource_group, wanted.name, wanted.run_id
+    clusters = arm.containerservice(wanted.subscription_id).managed_clusters
 
     cluster = arm.get_or_none(clusters.get, resource_group, name)
     if cluster is not None:
         problems = adoption.cluster_problems(
             existing_cluster(cluster),
-            wanted_location=payload.get("location"),
-            node_subnet_id=payload["nodeSubnetId"],
-            service_cidr=payload["serviceCidr"],
-            dns_service_ip=payload["dnsServiceIp"],
+            wanted_location=wanted.location,
+            node_subnet_id=wanted.node_subnet_id,
+            service_cidr=wanted.service_cidr,
+            dns_service_ip=wanted.dns_service_ip,
         )
         if problems:
             return _results.incompatible("AKS cluster", name, problems)
@@ -50,7 +52,7 @@ def begin_aks_cluster(payload: dict[str, Any]) -> dict[str, Any]:
         # With polling=False the answer is the PUT's own (Updating); get_aks_cluster then checks it.
         again = _results.put_right(
             lambda: clusters.begin_create_or_update(
-                resource_group, name, _cluster_body(payload), polling=False
+                resource_group, name, _cluster_body(wanted), polling=False
             ).result(),
             kind="AKS cluster",
             resource_id=cluster.id,
@@ -59,21 +61,21 @@ def begin_aks_cluster(payload: dict[str, Any]) -> dict[str, Any]:
         )
         return _cluster_started(again, action)
 
-    poller = clusters.begin_create_or_update(resource_group, name, _cluster_body(payload), polling=False)
+    poller = clusters.begin_create_or_update(resource_group, name, _cluster_body(wanted), polling=False)
     # With polling=False the poller holds the PUT's own answer (201, provisioningState Creating).
     return _cluster_started(poller.result(), _results.CREATED)
 
 
-def _cluster_body(payload: dict[str, Any]) -> Any:
+def _cluster_body(wanted: c.BeginClusterInput) -> Any:
     from azure.mgmt.containerservice import models
 
     return models.ManagedCluster(
-        location=payload["location"],
-        tags=ownership.run_tags(payload.get("tags"), payload["instanceId"], payload["runId"]),
+        location=wanted.location,
+        tags=ownership.run_tags(wanted.tags, wanted.instance_id, wanted.run_id),
         identity=models.ManagedClusterIdentity(type="SystemAssigned"),
         properties=models.ManagedClusterProperties(
-            dns_prefix=adoption.dns_prefix(payload["name"]),
-            kubernetes_version=payload.get("kubernetesVersion") or None,
+            dns_prefix=adoption.dns_prefix(wanted.name),
+            kubernetes_version=wanted.kubernetes_version or None,
             enable_rbac=True,  # no aad_profile: AKS-managed Azure AD stays disabled, as the guide says
             agent_pool_profiles=[
                 models.ManagedClusterAgentPoolProfile(
@@ -81,16 +83,16 @@ def _cluster_body(payload: dict[str, Any]) -> Any:
                     mode="System",
                     type="VirtualMachineScaleSets",
                     os_type="Linux",
-                    count=payload["nodeCount"],
-                    vm_size=payload["vmSize"],
-                    vnet_subnet_id=payload["nodeSubnetId"],
+                    count=wanted.node_count,
+                    vm_size=wanted.vm_size,
+                    vnet_subnet_id=wanted.node_subnet_id,
                 )
             ],
             # Azure CNI without overlay: pods get vnet IPs that Hopsworks can reach.
             network_profile=models.ContainerServiceNetworkProfile(
                 network_plugin="azure",
-                service_cidr=payload["serviceCidr"],
-                dns_service_ip=payload["dnsServiceIp"],
+                service_cidr=wanted.service_cidr,
+                dns_service_ip=wanted.dns_service_ip,
             ),
             api_server_access_profile=models.ManagedClusterAPIServerAccessProfile(
                 enable_private_cluster=True
@@ -103,24 +105,25 @@ def _cluster_started(cluster: Any, action: str) -> dict[str, Any]:
     state = cluster.properties.provisioning_state if cluster.properties else None
     return _results.ok(
         [_results.resource(cluster.id, CLUSTER_TYPE, action)],
-        {"id": cluster.id, "provisioningState": _results.plain(state)},
+        c.BeginClusterOutput(id=cluster.id, provisioning_state=_results.plain(state)),
     )
 
 
+@bp.function_name(c.GET_AKS_CLUSTER)
 @bp.activity_trigger(input_name="payload")
-@_results.arm_activity
-def get_aks_cluster(payload: dict[str, Any]) -> dict[str, Any]:
+@_results.activity(c.GetClusterInput)
+def get_aks_cluster(wanted: c.GetClusterInput) -> dict[str, Any]:
     """Read the cluster (no write): its state and, once there, the identities, node RG and private FQDN.
 
     Ended Failed or Canceled: the cluster's error, with `provisioningState` and `resourceId`. It is transient
     when this run's own cluster failed for a passing reason: then begin_aks_cluster, called again, PUTs it
     again (reconcile); otherwise permanent.
     """
-    clusters = arm.containerservice(payload["subscriptionId"]).managed_clusters
-    cluster = clusters.get(payload["resourceGroup"], payload["name"])
+    clusters = arm.containerservice(wanted.subscription_id).managed_clusters
+    cluster = clusters.get(wanted.resource_group, wanted.name)
     failure = cluster_failure(cluster)
     if failure is not None:
-        ours = ownership.action_from_tags(cluster.tags, payload.get("runId", "")) == _results.CREATED
+        ours = ownership.action_from_tags(cluster.tags, wanted.run_id) == _results.CREATED
         failure["error"]["transient"] = ours and adoption.cluster_put_again(
             _state(cluster), *_provisioning_error(cluster)
         )
@@ -129,14 +132,14 @@ def get_aks_cluster(payload: dict[str, Any]) -> dict[str, Any]:
     kubelet = (properties.identity_profile or {}).get("kubeletidentity") if properties else None
     return _results.ok(
         [],
-        {
-            "id": cluster.id,
-            "provisioningState": _results.plain(properties.provisioning_state) if properties else None,
-            "principalId": cluster.identity.principal_id if cluster.identity else None,
-            "kubeletObjectId": kubelet.object_id if kubelet else None,
-            "nodeResourceGroup": properties.node_resource_group if properties else None,
-            "privateFqdn": properties.private_fqdn if properties else None,
-        },
+        c.ClusterOutput(
+            id=cluster.id,
+            provisioning_state=_state(cluster),
+            principal_id=cluster.identity.principal_id if cluster.identity else None,
+            kubelet_object_id=kubelet.object_id if kubelet else None,
+            node_resource_group=properties.node_resource_group if properties else None,
+            private_fqdn=properties.private_fqdn if properties else None,
+        ),
     )
 
 

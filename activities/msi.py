@@ -8,18 +8,20 @@ import azure.durable_functions as df
 
 from activities import _results, arm
 from provisioning import adoption, deletion, ownership
+from provisioning import contracts as c
 
 bp = df.Blueprint()
 
 IDENTITY_TYPE = "Microsoft.ManagedIdentity/userAssignedIdentities"
 
 
+@bp.function_name(c.ENSURE_IDENTITY)
 @bp.activity_trigger(input_name="payload")
-@_results.arm_activity
-def ensure_identity(payload: dict[str, Any]) -> dict[str, Any]:
+@_results.activity(c.IdentityInput)
+def ensure_identity(wanted: c.IdentityInput) -> dict[str, Any]:
     """GET the identity; create it when absent; adopt it when it is in the requested location."""
-    resource_group, name, run_id = payload["resourceGroup"], payload["name"], payload["runId"]
-    identities = arm.msi(payload["subscriptionId"]).user_assigned_identities
+    resource_group, name, run_id = wanted.resource_group, wanted.name, wanted.run_id
+    identities = arm.msi(wanted.subscription_id).user_assigned_identities
 
     identity = arm.get_or_none(identities.get, resource_group, name)
     if identity is None:
@@ -29,20 +31,20 @@ def ensure_identity(payload: dict[str, Any]) -> dict[str, Any]:
             resource_group,
             name,
             Identity(
-                location=payload["location"],
-                tags=ownership.run_tags(payload.get("tags"), payload["instanceId"], run_id),
+                location=wanted.location,
+                tags=ownership.run_tags(wanted.tags, wanted.instance_id, run_id),
             ),
         )
         action = _results.CREATED
     else:
-        problems = adoption.identity_problems(identity.location, payload.get("location"))
+        problems = adoption.identity_problems(identity.location, wanted.location)
         if problems:
             return _results.incompatible("managed identity", name, problems)
         action = ownership.action_from_tags(identity.tags, run_id)
 
     return _results.ok(
         [_results.resource(identity.id, IDENTITY_TYPE, action)],
-        {"id": identity.id, "principalId": identity.principal_id, "clientId": identity.client_id},
+        c.IdentityOutput(id=identity.id, principal_id=identity.principal_id, client_id=identity.client_id),
     )
 
 

@@ -9,6 +9,7 @@ import azure.durable_functions as df
 
 from activities import _results, arm
 from provisioning import adoption, deletion, errors, naming, ownership
+from provisioning import contracts as c
 
 bp = df.Blueprint()
 
@@ -17,44 +18,41 @@ SUBNET_TYPE = "Microsoft.Network/virtualNetworks/subnets"
 PEERING_TYPE = "Microsoft.Network/virtualNetworks/virtualNetworkPeerings"
 DISCONNECTED = "Disconnected"
 REMOTE_PEERING_DISCONNECTED = "RemotePeeringIsDisconnected"
+VnetInput = c.AksNetworkInput | c.HopsworksNetworkInput
 
 
+@bp.function_name(c.ENSURE_AKS_NETWORK)
 @bp.activity_trigger(input_name="payload")
-@_results.arm_activity
-def ensure_aks_network(payload: dict[str, Any]) -> dict[str, Any]:
+@_results.activity(c.AksNetworkInput)
+def ensure_aks_network(wanted: c.AksNetworkInput) -> dict[str, Any]:
     """The AKS vnet with the node subnet (and, for topology subnet, the Hopsworks subnet)."""
-    subnets = [(subnet["name"], subnet["prefix"]) for subnet in payload["subnets"]]
-    result = _ensure_vnet(payload, subnets)
-    if result["ok"]:
-        outputs = result["outputs"]
-        result["outputs"] = {"vnetId": outputs["vnetId"], "subnetIds": outputs["subnetIds"]}
-    return result
+    return _ensure_vnet(wanted, [(subnet.name, subnet.prefix) for subnet in wanted.subnets])
 
 
+@bp.function_name(c.ENSURE_HOPSWORKS_NETWORK)
 @bp.activity_trigger(input_name="payload")
-@_results.arm_activity
-def ensure_hopsworks_network(payload: dict[str, Any]) -> dict[str, Any]:
+@_results.activity(c.HopsworksNetworkInput)
+def ensure_hopsworks_network(wanted: c.HopsworksNetworkInput) -> dict[str, Any]:
     """The Hopsworks vnet and its one subnet (topology peering)."""
-    result = _ensure_vnet(payload, [(payload["subnetName"], payload["subnetPrefix"])])
+    result = _ensure_vnet(wanted, [(wanted.subnet_name, wanted.subnet_prefix)])
     if result["ok"]:
-        outputs = result["outputs"]
-        result["outputs"] = {
-            "vnetId": outputs["vnetId"],
-            "subnetId": outputs["subnetIds"][payload["subnetName"]],
-        }
+        made = c.AksNetworkOutput.from_dict(result["outputs"])
+        result["outputs"] = c.HopsworksNetworkOutput(
+            vnet_id=made.vnet_id, subnet_id=made.subnet_ids[wanted.subnet_name]
+        ).to_dict()
     return result
 
 
-def _ensure_vnet(payload: dict[str, Any], wanted_subnets: list[tuple[str, str]]) -> dict[str, Any]:
+def _ensure_vnet(wanted: VnetInput, wanted_subnets: list[tuple[str, str]]) -> dict[str, Any]:
     """GET the vnet; absent: one PUT with every subnet. Present: adopt it when compatible and add the missing
     subnets one PUT at a time (a vnet PUT replaces the subnet list, so a vnet that is not this run's is never
     re-PUT). This run's own vnet or subnets left Failed by an earlier attempt are PUT again and checked."""
-    resource_group, vnet_name, run_id = payload["resourceGroup"], payload["vnetName"], payload["runId"]
-    client = arm.network(payload["subscriptionId"])
+    resource_group, vnet_name, run_id = wanted.resource_group, wanted.vnet_name, wanted.run_id
+    client = arm.network(wanted.subscription_id)
 
     vnet = arm.get_or_none(client.virtual_networks.get, resource_group, vnet_name)
     if vnet is None:
-        body = _vnet_body(payload, [], wanted_subnets)
+        body = _vnet_body(wanted, [], wanted_subnets)
         vnet = _results.create(
             lambda: client.virtual_networks.begin_create_or_update(resource_group, vnet_name, body).result(),
             lookup=lambda: arm.get_or_none(client.virtual_networks.get, resource_group, vnet_name),
@@ -65,10 +63,11 @@ def _ensure_vnet(payload: dict[str, Any], wanted_subnets: list[tuple[str, str]])
             _results.resource(subnet_ids[name], SUBNET_TYPE, _results.CREATED) for name, _ in wanted_subnets
         ]
         return _results.ok(
-            resources, {"vnetId": vnet.id, "subnetIds": _by_wanted_name(subnet_ids, wanted_subnets)}
+            resources,
+            c.AksNetworkOutput(vnet_id=vnet.id, subnet_ids=_by_wanted_name(subnet_ids, wanted_subnets)),
         )
 
-    existed_before = payload.get("existedBefore")
+    existed_before = wanted.existed_before
     vnet_action = ownership.action_from_tags(vnet.tags, run_id)
     # Subnets carry no tags: those of a vnet this run made count as this run's, others as found, unless
     # preflight's snapshot says otherwise.
@@ -78,8 +77,8 @@ def _ensure_vnet(payload: dict[str, Any], wanted_subnets: list[tuple[str, str]])
     }
     plan = adoption.plan_existing_vnet(
         existing_vnet(vnet),
-        payload.get("location"),
-        payload["addressSpace"],
+        wanted.location,
+        wanted.address_space,
         wanted_subnets,
         vnet_is_ours=vnet_action == _results.CREATED,
         ours={name for name, action in subnet_actions.items() if action == _results.CREATED},
@@ -89,7 +88,7 @@ def _ensure_vnet(payload: dict[str, Any], wanted_subnets: list[tuple[str, str]])
     subnet_ids = _subnet_ids(vnet)
     if plan.put_vnet_again:
         ours = [_results.resource(vnet.id, VNET_TYPE, vnet_action)]
-        vnet = _put_vnet_again(client, payload, vnet, plan.missing_subnets, ours)
+        vnet = _put_vnet_again(client, wanted, vnet, plan.missing_subnets, ours)
         subnet_ids = _subnet_ids(vnet)
     else:
         folded = {name.casefold(): subnet_id for name, subnet_id in subnet_ids.items()}
@@ -106,21 +105,21 @@ def _ensure_vnet(payload: dict[str, Any], wanted_subnets: list[tuple[str, str]])
         )
         for name, _ in wanted_subnets
     ]
-    return _results.ok(resources, {"vnetId": vnet.id, "subnetIds": wanted_ids})
+    return _results.ok(resources, c.AksNetworkOutput(vnet_id=vnet.id, subnet_ids=wanted_ids))
 
 
-def _vnet_body(payload: dict[str, Any], kept: list[tuple[str, str]], wanted: list[tuple[str, str]]) -> Any:
+def _vnet_body(wanted: VnetInput, kept: list[tuple[str, str]], added: list[tuple[str, str]]) -> Any:
     """The vnet this run makes: the requested space, its own tags, `kept` subnets and then `wanted` ones."""
     from azure.mgmt.network import models
 
     return models.VirtualNetwork(
-        location=payload["location"],
-        tags=ownership.run_tags(payload.get("tags"), payload["instanceId"], payload["runId"]),
+        location=wanted.location,
+        tags=ownership.run_tags(wanted.tags, wanted.instance_id, wanted.run_id),
         properties=models.VirtualNetworkPropertiesFormat(
-            address_space=models.AddressSpace(address_prefixes=[payload["addressSpace"]]),
+            address_space=models.AddressSpace(address_prefixes=[wanted.address_space]),
             subnets=[
                 models.Subnet(name=name, properties=models.SubnetPropertiesFormat(address_prefix=prefix))
-                for name, prefix in [*kept, *wanted]
+                for name, prefix in [*kept, *added]
             ],
         ),
     )
@@ -128,7 +127,7 @@ def _vnet_body(payload: dict[str, Any], kept: list[tuple[str, str]], wanted: lis
 
 def _put_vnet_again(
     client: Any,
-    payload: dict[str, Any],
+    wanted: VnetInput,
     vnet: Any,
     missing: list[tuple[str, str]],
     ours: list[dict[str, str]],
@@ -137,10 +136,10 @@ def _put_vnet_again(
     ones, then check the vnet and every subnet Succeeded."""
     facts = existing_vnet(vnet)
     kept = [(name, prefixes[0]) for name, prefixes in facts.subnets.items() if prefixes]
-    body = _vnet_body(payload, kept, missing)
+    body = _vnet_body(wanted, kept, missing)
     return _results.put_right(
         lambda: client.virtual_networks.begin_create_or_update(
-            payload["resourceGroup"], payload["vnetName"], body
+            wanted.resource_group, wanted.vnet_name, body
         ).result(),
         kind="virtual network",
         resource_id=vnet.id,
@@ -254,9 +253,10 @@ def _by_wanted_name(subnet_ids: dict[str, str], wanted: list[tuple[str, str]]) -
     return {name: folded[name.casefold()] for name, _ in wanted}
 
 
+@bp.function_name(c.ENSURE_PEERING)
 @bp.activity_trigger(input_name="payload")
-@_results.arm_activity
-def ensure_peering(payload: dict[str, Any]) -> dict[str, Any]:
+@_results.activity(c.PeeringInput)
+def ensure_peering(wanted: c.PeeringInput) -> dict[str, Any]:
     """One side of the peering, on `vnetName` towards `remoteVnetId`, with the guide's settings.
 
     Present with other settings (changed by hand) or Disconnected (its other side was deleted): PUT back.
@@ -264,12 +264,12 @@ def ensure_peering(payload: dict[str, Any]) -> dict[str, Any]:
     Succeeded; someone else's Failed peering: refused, untouched. One side alone reports Initiated; after the
     second side both report Connected.
     """
-    subscription_id, resource_group = payload["subscriptionId"], payload["resourceGroup"]
-    vnet_name, peering_name, remote_id = payload["vnetName"], payload["peeringName"], payload["remoteVnetId"]
+    subscription_id, resource_group = wanted.subscription_id, wanted.resource_group
+    vnet_name, peering_name, remote_id = wanted.vnet_name, wanted.peering_name, wanted.remote_vnet_id
     client = arm.network(subscription_id)
 
     def put() -> Any:
-        return _put_peering_refreshing(client, payload)
+        return _put_peering_refreshing(client, wanted)
 
     def lookup() -> Any:
         return arm.get_or_none(client.virtual_network_peerings.get, resource_group, vnet_name, peering_name)
@@ -284,7 +284,7 @@ def ensure_peering(payload: dict[str, Any]) -> dict[str, Any]:
     # after a host crash) when preflight's snapshot did not see it, or (no snapshot) when either vnet carries
     # this run's runId. Otherwise it counts as existing (never rolled back).
     action = ownership.action_from_snapshot(
-        peering.id, payload.get("existedBefore"), _peering_action(client, payload, remote_id)
+        peering.id, wanted.existed_before, _peering_action(client, wanted, remote_id)
     )
     provisioning_state = _results.plain(properties.provisioning_state) if properties else None
     problems = adoption.peering_problems(remote.id if remote else None, remote_id)
@@ -307,31 +307,31 @@ def ensure_peering(payload: dict[str, Any]) -> dict[str, Any]:
     return _peering_result(put(), action)
 
 
-def _put_peering_refreshing(client: Any, payload: dict[str, Any]) -> Any:
+def _put_peering_refreshing(client: Any, wanted: c.PeeringInput) -> Any:
     """PUT the peering; when ARM refuses because the other side is Disconnected (it survived the deletion of
     this one), update that side first ("Update or re-create the remote peering to get it back to
     Initiated") and PUT again."""
     from azure.core.exceptions import HttpResponseError
 
-    resource_group, vnet_name = payload["resourceGroup"], payload["vnetName"]
-    peering_name, remote_id = payload["peeringName"], payload["remoteVnetId"]
+    resource_group, vnet_name = wanted.resource_group, wanted.vnet_name
+    peering_name, remote_id = wanted.peering_name, wanted.remote_vnet_id
     try:
         return _put_peering(client, resource_group, vnet_name, peering_name, remote_id)
     except HttpResponseError as exc:
         if errors.classify(exc).code != REMOTE_PEERING_DISCONNECTED:
             raise
-    local_id = naming.resource_id(payload["subscriptionId"], resource_group, VNET_TYPE, vnet_name)
+    local_id = naming.resource_id(wanted.subscription_id, resource_group, VNET_TYPE, vnet_name)
     _refresh_disconnected_peerings(client, remote_id, local_id)
     return _put_peering(client, resource_group, vnet_name, peering_name, remote_id)
 
 
-def _peering_action(client: Any, payload: dict[str, Any], remote_id: str) -> str:
+def _peering_action(client: Any, wanted: c.PeeringInput, remote_id: str) -> str:
     """Read the two vnets' tags for `ownership.peering_action`."""
     from azure.mgmt.core.tools import parse_resource_id
 
-    vnets = [(payload["resourceGroup"], payload["vnetName"])]
+    vnets = [(wanted.resource_group, wanted.vnet_name)]
     remote = parse_resource_id(remote_id)
-    if str(remote.get("subscription", "")).casefold() == str(payload["subscriptionId"]).casefold():
+    if str(remote.get("subscription", "")).casefold() == str(wanted.subscription_id).casefold():
         vnets.append((remote.get("resource_group"), remote.get("name")))
 
     def tags() -> Iterator[Mapping[str, str] | None]:  # read lazily: the second vnet only when needed
@@ -339,7 +339,7 @@ def _peering_action(client: Any, payload: dict[str, Any], remote_id: str) -> str
             vnet = arm.get_or_none(client.virtual_networks.get, group, name) if group and name else None
             yield vnet.tags if vnet is not None else None
 
-    return ownership.peering_action(tags(), payload.get("runId", ""))
+    return ownership.peering_action(tags(), wanted.run_id)
 
 
 def _put_peering(client: Any, resource_group: str, vnet_name: str, peering_name: str, remote_id: str) -> Any:
@@ -385,7 +385,7 @@ def _peering_result(peering: Any, action: str) -> dict[str, Any]:
     state = peering.properties.peering_state if peering.properties else None
     return _results.ok(
         [_results.resource(peering.id, PEERING_TYPE, action)],
-        {"id": peering.id, "peeringState": _results.plain(state)},
+        c.PeeringOutput(id=peering.id, peering_state=_results.plain(state)),
     )
 
 

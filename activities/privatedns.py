@@ -8,6 +8,7 @@ import azure.durable_functions as df
 
 from activities import _results, arm
 from provisioning import adoption, deletion, naming, ownership
+from provisioning import contracts as c
 
 bp = df.Blueprint()
 
@@ -15,9 +16,10 @@ LINK_TYPE = "Microsoft.Network/privateDnsZones/virtualNetworkLinks"
 AKS_ZONE_SUFFIX = ".azmk8s.io"
 
 
+@bp.function_name(c.ENSURE_DNS_ZONE_LINK)
 @bp.activity_trigger(input_name="payload")
-@_results.arm_activity
-def ensure_dns_zone_link(payload: dict[str, Any]) -> dict[str, Any]:
+@_results.activity(c.DnsLinkInput)
+def ensure_dns_zone_link(wanted: c.DnsLinkInput) -> dict[str, Any]:
     """Link the zone AKS made in the node resource group to `vnetId`, registration off, location global; done
     when the link is Succeeded and its virtualNetworkLinkState Completed.
 
@@ -28,13 +30,13 @@ def ensure_dns_zone_link(payload: dict[str, Any]) -> dict[str, Any]:
     from azure.core.exceptions import ResourceNotFoundError
 
     node_rg, vnet_id, link_name, run_id = (
-        payload["nodeResourceGroup"],
-        payload["vnetId"],
-        payload["linkName"],
-        payload["runId"],
+        wanted.node_resource_group,
+        wanted.vnet_id,
+        wanted.link_name,
+        wanted.run_id,
     )
-    client = arm.privatedns(payload["subscriptionId"])
-    zone_name = adoption.private_dns_zone_name(payload.get("privateFqdn"))
+    client = arm.privatedns(wanted.subscription_id)
+    zone_name = adoption.private_dns_zone_name(wanted.private_fqdn)
     if zone_name is None:
         zone_name, missing = _only_aks_zone(client, node_rg)
         if missing is not None:
@@ -62,7 +64,7 @@ def ensure_dns_zone_link(payload: dict[str, Any]) -> dict[str, Any]:
             return _link_result(for_vnet, zone_name, action)
 
     def put() -> Any:
-        body = _link_body(payload, dict(for_vnet.tags or {}) if for_vnet is not None else None)
+        body = _link_body(wanted, dict(for_vnet.tags or {}) if for_vnet is not None else None)
         links = client.virtual_network_links
         return links.begin_create_or_update(node_rg, zone_name, link_name, body).result()
 
@@ -98,18 +100,18 @@ def _only_aks_zone(client: Any, node_rg: str) -> tuple[str, dict[str, Any] | Non
     return zones[0], None
 
 
-def _link_body(payload: dict[str, Any], kept_tags: dict[str, str] | None) -> Any:
+def _link_body(wanted: c.DnsLinkInput, kept_tags: dict[str, str] | None) -> Any:
     """The guide's link; a link of ours put back keeps its tags, a new one gets the run's."""
     from azure.mgmt.privatedns import models
 
     tags = kept_tags
     if tags is None:
-        tags = ownership.run_tags(payload.get("tags"), payload["instanceId"], payload["runId"])
+        tags = ownership.run_tags(wanted.tags, wanted.instance_id, wanted.run_id)
     return models.VirtualNetworkLink(
         location="global",
         tags=tags,
         properties=models.VirtualNetworkLinkProperties(
-            virtual_network=models.SubResource(id=payload["vnetId"]), registration_enabled=False
+            virtual_network=models.SubResource(id=wanted.vnet_id), registration_enabled=False
         ),
     )
 
@@ -155,7 +157,7 @@ def _link_result(link: Any, zone_name: str, action: str) -> dict[str, Any]:
         )
         result["resources"] = resources
         return result
-    return _results.ok(resources, {"zoneName": zone_name, "id": link.id})
+    return _results.ok(resources, c.DnsLinkOutput(zone_name=zone_name, id=link.id))
 
 
 def delete(subscription_id: str, resource_id: str, resource_type: str) -> dict[str, bool]:

@@ -298,7 +298,7 @@ class RoleAssignmentInput(ActivityInput):
 
 @dataclass(frozen=True, kw_only=True)
 class RoleAssignmentOutput(Wire):
-    id: str
+    id: str | None  # None: RoleAssignmentExists under another name that the listing did not show
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -416,7 +416,7 @@ class RetentionOutput(Wire):
 class DnsLinkInput(ActivityInput):
     NAME: ClassVar[str] = ENSURE_DNS_ZONE_LINK
     node_resource_group: str
-    private_fqdn: str
+    private_fqdn: str | None  # None: the zone is found by listing the node resource group
     vnet_id: str
     link_name: str
 

@@ -107,10 +107,11 @@ class Progress:
 
     def show(self, runtime_status: str, custom: Any) -> None:
         finished = self._newly_succeeded(custom)
-        line = scrub(self.describe(runtime_status, custom, finished), self.secrets)
-        if line == self.last:
+        state = self.describe(runtime_status, custom)
+        if state == self.last and not finished:
             return
-        self.last = line
+        self.last = state
+        line = scrub(self.describe(runtime_status, custom, finished), self.secrets)
         if self.tty:
             pad = max(0, self.width - len(line))
             self.stream.write("\r" + line + " " * pad)

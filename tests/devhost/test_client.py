@@ -208,7 +208,9 @@ def test_progress_names_the_steps_finished_since_the_last_line():
     progress = Progress(err, [])
     for runtime, preflight, identity in (
         ("Running", "running", "pending"),
+        ("Running", "running", "pending"),  # nothing new: no line
         ("Running", "succeeded", "running"),
+        ("Running", "succeeded", "running"),  # nothing new, and nothing newly finished: no line
         ("Completed", "succeeded", "succeeded"),
     ):
         steps = {"preflight": preflight, "identity": identity}

@@ -1,9 +1,14 @@
 """`python -m bench [--quick]`: the performance figures of issue #6, as a table and as JSON.
 
-1. critical path: end-to-end time of a run through the local host on the simulated Azure (realistic latency
-   model, scaled so the cluster takes seconds; the orchestrator's poll interval scaled by the same factor)
-   divided by the critical-path bound of the same model and the plan's real dependencies; the steps one
-   after another for comparison. Both topologies.
+1. what the user waits for (issue #12): from the moment the POST is answered to the moment the status URL
+   first answers the final result, polled as Logic Apps polls (key in the URL, follows Location, honours
+   Retry-After scaled by the latency scale), divided by the critical path of the truly dependent chain (AKS
+   vnet -> cluster -> DNS link, or -> kubelet AcrPull) plus one ARM round trip per link (median GET on the
+   simulator). Beside it, in the same runs, issue #6's yardstick: POST sent -> the extension's status URL
+   stops answering 202 (10 ms polls), over the critical path of the step plan. Runs go through the local host
+   on the simulated Azure (latency model scaled so the cluster takes seconds; the orchestrator's poll interval
+   scaled by the same factor), both topologies, for the model's own cluster time and another one
+   (`--cluster-seconds`, default 300 and 480), with a timeline per run.
 2. engine cost: history events, episodes and replay CPU per run, the cluster-noticed lag; the same for a
    10-minute cluster at the production poll interval (orchestrator replay driver of tests/orchestrator).
 3. ARM traffic: requests per run by method and resource type; writes made by a re-run over finished work;
@@ -27,8 +32,8 @@ from typing import Any
 
 import requests
 
-from bench import coldstart, harness, model
-from bench.report import render
+from bench import coldstart, harness, model, timeline
+from bench.report import render, render_timelines
 from devhost.testing import DevHost
 from provisioning.settings import Settings
 
@@ -43,13 +48,22 @@ def production_poll_seconds() -> float:
 # -- 1, 2 (live), 3 -------------------------------------------------------------------------------------
 
 
-def live_runs(scale: float, runs: int) -> dict[str, Any]:
+def live_runs(scale: float, runs: int, cluster_seconds: float | None = None) -> dict[str, Any]:
+    """Measured runs of both topologies under one latency model (the cluster's create overridden or not)."""
+    overrides = None
+    if cluster_seconds is not None and cluster_seconds != model.operation_seconds(model.CLUSTER, "create"):
+        overrides = {model.CLUSTER: {"create": cluster_seconds}}
     poll = production_poll_seconds() * scale
-    out: dict[str, Any] = {"latencyScale": scale, "pollIntervalSeconds": poll, "topologies": {}}
-    with harness.Bench(scale, poll) as bench:
+    out: dict[str, Any] = {"latencyScale": scale, "pollIntervalSeconds": poll, "topologies": {},
+                           "clusterSeconds": model.operation_seconds(model.CLUSTER, "create", overrides),
+                           "latencyOverrides": overrides or {}}
+    with harness.Bench(scale, poll, latency_overrides=overrides) as bench:
         out["armPollingIntervalSeconds"] = bench.arm_polling_interval
+        round_trip = bench.arm_round_trip_seconds()
+        out["armRoundTripSeconds"] = round_trip
         for topology in TOPOLOGIES:
-            bound = model.bound(topology)
+            bound = model.bound(topology, overrides)
+            chain = model.chain_bound(topology, overrides)
             warmup = harness.example_request(topology, 100)
             bench.add_target(warmup)
             cold = bench.run(warmup)
@@ -59,7 +73,11 @@ def live_runs(scale: float, runs: int) -> dict[str, Any]:
                 bench.add_target(request)
                 result = bench.run(request)
                 rerun = bench.run(request)
-                measured.append(_figures(bench, request, result, rerun, bound, scale, poll))
+                figures = _figures(bench, request, result, rerun, bound, scale, poll)
+                figures["user"] = _user_figures(result, chain, scale, round_trip)
+                figures["timeline"] = timeline.render(
+                    result, scale, f"{topology}, cluster {out['clusterSeconds']:g} s, run {index}")
+                measured.append(figures)
             out["topologies"][topology] = {
                 "criticalPath": list(bound.critical_path),
                 "boundSeconds": bound.critical_seconds * scale,
@@ -70,14 +88,35 @@ def live_runs(scale: float, runs: int) -> dict[str, Any]:
                 "runs": measured,
                 "ratioMedian": statistics.median(m["ratio"] for m in measured),
                 "ratioMax": max(m["ratio"] for m in measured),
+                "chain": list(chain.links),
+                "chainModelSeconds": chain.model_seconds,
+                "userBoundSeconds": chain.seconds(scale, round_trip),
+                "userRatioMedian": statistics.median(m["user"]["ratio"] for m in measured),
+                "userRatioMax": max(m["user"]["ratio"] for m in measured),
                 "modelWrites": model.writes_by_type(topology),
             }
     return out
 
 
+def _user_figures(result: harness.RunResult, chain: model.ChainBound, scale: float,
+                  round_trip: float) -> dict[str, Any]:
+    bound = chain.seconds(scale, round_trip)
+    gaps = timeline.gaps(result)
+    return {
+        "seconds": result.user_seconds,
+        "boundSeconds": bound,
+        "ratio": result.user_seconds / bound,
+        "statusCode": result.user_status_code,
+        "polls": len(result.polls),
+        "retryAfterSeen": sorted({p.retry_after for p in result.polls if p.retry_after is not None}),
+        "gapsSeconds": gaps,
+        "gapsModelSeconds": {k: None if v is None else v / scale for k, v in gaps.items()},
+    }
+
+
 def _figures(bench: harness.Bench, request: dict, result: harness.RunResult, rerun: harness.RunResult,
              bound: model.Bound, scale: float, poll: float) -> dict[str, Any]:
-    if not result.ok or not rerun.ok:
+    if not result.ok or not rerun.ok or result.user_status_code != 200:
         raise SystemExit(f"a benchmark run failed: {result.status_code} {result.output}")
     operation = bench.cluster_operation(request)
     noticed = harness.cluster_noticed_at(result.history)
@@ -196,6 +235,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=None, help="measured runs per topology")
     parser.add_argument("--latency-scale", type=float, default=None, help="latency scale of the live runs")
     parser.add_argument("--scale-sizes", default=None, help="comma-separated batch sizes (default 1,10,50)")
+    own_cluster = model.operation_seconds(model.CLUSTER, "create")
+    parser.add_argument("--cluster-seconds", type=float, nargs="+", default=None,
+                        help="the cluster's create time (s at scale 1) of each latency model to run "
+                        f"(default: the model's own, {own_cluster:g}, and 480)")
     args = parser.parse_args(argv)
 
     latency_scale = args.latency_scale or (0.01 if args.quick else 0.025)
@@ -210,8 +253,12 @@ def main(argv: list[str] | None = None) -> int:
         "quick": args.quick,
         "productionPollIntervalSeconds": poll,
     }
-    _say("critical path and ARM traffic: live runs through the local host ...")
-    results["live"] = live_runs(latency_scale, runs)
+    clusters = args.cluster_seconds or [model.operation_seconds(model.CLUSTER, "create"), 480.0]
+    results["latencyModels"] = []
+    for cluster_seconds in clusters:
+        _say(f"live runs through the local host, cluster {cluster_seconds:g} s ...")
+        results["latencyModels"].append(live_runs(latency_scale, runs, cluster_seconds))
+    results["live"] = results["latencyModels"][0]
     _say("engine cost for a 10-minute cluster (replay driver) ...")
     step = max(1, int(poll) // (2 if args.quick else 6))
     results["tenMinuteCluster"] = ten_minute_cluster(poll, range(0, int(poll), step))
@@ -222,6 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     results["benchSeconds"] = time.monotonic() - began
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print(render_timelines(results))
     print(render(results))
     _say(f"written {args.out} in {results['benchSeconds']:.0f} s")
     return 0

@@ -1,10 +1,20 @@
 """Run setups through the local host on the simulated Azure and measure them.
 
 Everything a figure is computed from is recorded by something other than the app: the wall clock around the
-HTTP calls (POST -> the status URL stops answering 202), the host's SQLite history (events, episodes, when
-the orchestrator saw the cluster Succeeded), the host's episode log (replay CPU, measured by the host with
-`time.thread_time()` around the orchestrator function), and the simulator's request log and operations
-(ARM traffic, when the cluster's operation ended).
+HTTP calls, the host's SQLite history (events, episodes, when the orchestrator saw the cluster Succeeded, each
+activity's start and end), the host's episode log (replay CPU, measured by the host with `time.thread_time()`
+around the orchestrator function), and the simulator's request log and operations (ARM traffic, when each
+operation started and ended).
+
+A run is watched by two pollers at once:
+- the user (the new yardstick): polls as Logic Apps does. The POST carries the function key as `code` (the
+  function URL as the portal gives it); the poller follows `Location` without headers and waits each answer's
+  `Retry-After` times the latency scale between polls (the app's hints are seconds of the real world; the
+  simulated world runs `latency_scale` times faster, so a scaled hint keeps polls and their lag in proportion
+  to the run). Its time runs from the moment the POST is answered to the moment the status URL first answers
+  the final result.
+- issue #6's stopwatch (the old yardstick): the extension's status URL every 10 ms, from the moment the POST
+  was sent to the first non-202.
 """
 
 from __future__ import annotations
@@ -14,6 +24,7 @@ import json
 import math
 import re
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -39,6 +50,8 @@ _EPISODE_LINE = re.compile(
 )
 _STATUS_PATH = re.compile(r"/operation(Statuses|Results)/(?P<op>[^/?]+)$", re.IGNORECASE)
 _READ_POSTS = ("/checknameavailability",)
+# Seconds Logic Apps waits between polls when a 202 carries no Retry-After.
+LOGIC_APPS_DEFAULT_INTERVAL = 20
 
 
 def example_request(topology: str, index: int = 0) -> dict:
@@ -57,15 +70,33 @@ def utc(text: str) -> float:
 
 
 @dataclass
+class Poll:
+    at: float  # wall clock (epoch seconds) of the answer
+    status_code: int
+    retry_after: int | None
+
+
+@dataclass
 class RunResult:
     topology: str
     instance_id: str
     status_code: int
-    seconds: float  # POST -> terminal status
+    seconds: float  # old yardstick: POST sent -> the extension's status URL stops answering 202 (10 ms polls)
     output: Any = None
-    history: list[dict] = field(default_factory=list)
+    history: list[dict] = field(default_factory=list)  # the run's instance and its sub-orchestrations
     episode_cpu_ms: list[float] = field(default_factory=list)
     requests: list[dict] = field(default_factory=list)  # simulator log entries of this run
+    post_sent: float = 0.0  # wall clock
+    post_answered: float = 0.0
+    final_seen: float = 0.0  # the user's poller saw the final result
+    user_status_code: int = 0
+    polls: list[Poll] = field(default_factory=list)  # the user's
+    operations: list[dict] = field(default_factory=list)  # the simulator's LROs of this run
+
+    @property
+    def user_seconds(self) -> float:
+        """New yardstick: POST answered -> the status URL first answers the final result."""
+        return self.final_seen - self.post_answered
 
     @property
     def ok(self) -> bool:
@@ -88,11 +119,12 @@ class Bench:
     """One simulated Azure (in this process) and one local host (a subprocess) at a latency scale."""
 
     def __init__(self, latency_scale: float, poll_interval_seconds: float, workdir: Path | None = None,
-                 deterministic: bool = False) -> None:
+                 deterministic: bool = False, latency_overrides: dict | None = None) -> None:
         self.latency_scale = latency_scale
         self.poll_interval_seconds = poll_interval_seconds
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="bench-"))
-        self.sim = Simulator(latency_scale=latency_scale, polls_to_complete=1 if deterministic else None)
+        self.sim = Simulator(latency_scale=latency_scale, polls_to_complete=1 if deterministic else None,
+                             latency_overrides=latency_overrides)
         self.host: DevHost | None = None
         self.wall_minus_monotonic = time.time() - time.monotonic()
 
@@ -120,19 +152,21 @@ class Bench:
         http = session or requests.Session()
         log_from = len(self.sim.requests)
         output_from = len(self.host.output())
-        began = time.monotonic()
-        answer = http.post(f"{self.host.base_url}/api/setups", json=request, headers=self.host.auth_headers)
+        began_monotonic = time.monotonic()
+        post_sent = time.time()
+        answer = http.post(f"{self.host.base_url}/api/setups", params={"code": self.host.function_key},
+                           json=request)
+        post_answered = time.time()
         answer.raise_for_status()
         instance_id = answer.json()["id"]
-        status_url = answer.headers["Location"]
-        while True:
-            status = http.get(status_url)
-            if status.status_code != 202:
-                break
-            time.sleep(0.01)
-        seconds = time.monotonic() - began
-        result = RunResult(request["topology"], instance_id, status.status_code, seconds,
-                           output=status.json().get("output"))
+        stopwatch = _Stopwatch(answer.json()["statusQueryGetUri"])
+        stopwatch.start()
+        polls, final = self._poll_as_logic_apps(http, answer)
+        stopwatch.join()
+        result = RunResult(request["topology"], instance_id, stopwatch.status_code,
+                           stopwatch.finished - post_sent, output=final.json().get("output"),
+                           post_sent=post_sent, post_answered=post_answered, final_seen=polls[-1].at,
+                           user_status_code=final.status_code, polls=polls)
         result.history = self.history(instance_id)
         result.episode_cpu_ms = episode_cpu(self.host.output()[output_from:], instance_id)
         # The run's own group, the cluster's node group (the private DNS zone and its link), operations.
@@ -140,17 +174,66 @@ class Bench:
                   f"/resourcegroups/mc_{request['resourceGroup']}_{request['aks']['name']}_".lower())
         result.requests = [e for e in self.sim.requests[log_from:]
                            if any(g in e["path"].lower() for g in groups) or _STATUS_PATH.search(e["path"])]
+        result.operations = self.operations_since(began_monotonic, groups)
         return result
 
+    def _poll_as_logic_apps(self, http: requests.Session,
+                            answer: requests.Response) -> tuple[list[Poll], requests.Response]:
+        """Follow `Location` without headers, waiting `Retry-After` x latency scale before each poll."""
+        polls: list[Poll] = []
+        while answer.status_code == 202:
+            time.sleep(_retry_after(answer) * self.latency_scale)
+            location = answer.headers["Location"]
+            answer = requests.get(location, timeout=60)  # no session headers, no cookies: as Logic Apps
+            polls.append(Poll(time.time(), answer.status_code, _retry_after_or_none(answer)))
+        return polls, answer
+
     def history(self, instance_id: str) -> list[dict]:
+        """The instance's history and, after it, its sub-orchestrations' (recursively)."""
         assert self.host is not None
         db = sqlite3.connect(f"file:{self.host.db_path}?mode=ro", uri=True, timeout=30)
         try:
-            rows = db.execute("SELECT event FROM history WHERE instance_id = ? ORDER BY seq",
-                              (instance_id,)).fetchall()
+            events: list[dict] = []
+            pending = [instance_id]
+            while pending:
+                current = pending.pop(0)
+                rows = db.execute("SELECT event FROM history WHERE instance_id = ? ORDER BY seq",
+                                  (current,)).fetchall()
+                mine = [dict(json.loads(row[0]), _instance=current) for row in rows]
+                events += mine
+                pending += [e["InstanceId"] for e in mine
+                            if e["EventType"] == r.SUB_ORCHESTRATION_INSTANCE_CREATED and e.get("InstanceId")]
         finally:
             db.close()
-        return [json.loads(row[0]) for row in rows]
+        return events
+
+    def operations_since(self, began_monotonic: float, groups: tuple[str, ...]) -> list[dict]:
+        """The simulator's long-running operations on the run's resources (wall clock start and end)."""
+        shift = self.wall_minus_monotonic
+        with self.sim.arm.lock:
+            ops = [op for op in self.sim.arm.operations.values() if op.started >= began_monotonic
+                   and any(g in op.resource_id.lower() + "/" for g in groups)]
+            return [{"type": op.resource_type.lower(), "kind": op.kind,
+                     "name": op.resource_id.rsplit("/", 1)[-1], "started": op.started + shift,
+                     "ended": op.started + op.duration + shift,
+                     "status": op.status} for op in ops]
+
+    def arm_round_trip_seconds(self, samples: int = 25) -> float:
+        """Median wall time of one ARM GET on the simulator through a real SDK client (TLS, token cached)."""
+        from azure.mgmt.resource.resources import ResourceManagementClient
+
+        from simulator.testing import sdk_client
+
+        subscription, group = "00000000-0000-0000-0000-0000000000be", "bench-round-trip"
+        self.sim.add_resource_group(subscription, group, "northeurope")
+        client = sdk_client(ResourceManagementClient, self.sim, subscription_id=subscription)
+        client.resource_groups.get(group)  # token and connection
+        times = []
+        for _ in range(samples):
+            began = time.perf_counter()
+            client.resource_groups.get(group)
+            times.append(time.perf_counter() - began)
+        return statistics.median(times)
 
     # -- what the simulator knows ---------------------------------------------------------------------
     def cluster_operation(self, request: dict) -> dict:
@@ -169,18 +252,51 @@ class Bench:
             return {op.id.lower(): op.duration for op in self.sim.arm.operations.values()}
 
 
+class _Stopwatch(threading.Thread):
+    """Issue #6's stopwatch: the extension's status URL every 10 ms until it stops answering 202."""
+
+    def __init__(self, status_url: str) -> None:
+        super().__init__(daemon=True)
+        self.status_url = status_url
+        self.status_code = 0
+        self.finished = 0.0
+
+    def run(self) -> None:
+        with requests.Session() as http:
+            while (answer := http.get(self.status_url, timeout=60)).status_code == 202:
+                time.sleep(0.01)
+        self.finished = time.time()
+        self.status_code = answer.status_code
+
+
+def _retry_after_or_none(answer: requests.Response) -> int | None:
+    value = answer.headers.get("Retry-After")
+    return int(value) if value is not None and value.isdigit() else None
+
+
+def _retry_after(answer: requests.Response) -> int:
+    """The answer's Retry-After; Logic Apps' own default interval when there is none."""
+    value = _retry_after_or_none(answer)
+    return LOGIC_APPS_DEFAULT_INTERVAL if value is None else value
+
+
 def episode_cpu(log_text: str, instance_id: str) -> list[float]:
     return [float(m["cpu"]) for m in _EPISODE_LINE.finditer(log_text) if m["instance"] == instance_id]
 
 
+def _task(event: dict, field_name: str) -> tuple[str, Any]:
+    """A task's key across the histories of an instance and its sub-orchestrations (ids restart in each)."""
+    return event.get("_instance", ""), event.get(field_name)
+
+
 def cluster_noticed_at(history: list[dict]) -> float | None:
     """When the orchestrator saw the cluster Succeeded: the episode that took the get_aks_cluster answer."""
-    names = {e["EventId"]: e.get("Name") for e in history if e["EventType"] == r.TASK_SCHEDULED}
+    names = {_task(e, "EventId"): e.get("Name") for e in history if e["EventType"] == r.TASK_SCHEDULED}
     episode_started = None
     for event in history:
         if event["EventType"] == r.ORCHESTRATOR_STARTED:
             episode_started = event["Timestamp"]
-        answered = names.get(event.get("TaskScheduledId"))
+        answered = names.get(_task(event, "TaskScheduledId"))
         if event["EventType"] == r.TASK_COMPLETED and answered == "get_aks_cluster":
             outputs = (json.loads(event.get("Result") or "null") or {}).get("outputs") or {}
             if str(outputs.get("provisioningState", "")).casefold() == "succeeded" and episode_started:
@@ -190,11 +306,11 @@ def cluster_noticed_at(history: list[dict]) -> float | None:
 
 def activity_seconds(history: list[dict]) -> dict[str, float]:
     """Total scheduled->completed time per activity name (where a run's time goes)."""
-    scheduled = {e["EventId"]: e for e in history if e["EventType"] == r.TASK_SCHEDULED}
+    scheduled = {_task(e, "EventId"): e for e in history if e["EventType"] == r.TASK_SCHEDULED}
     totals: dict[str, float] = defaultdict(float)
     for event in history:
         if event["EventType"] in (r.TASK_COMPLETED, r.TASK_FAILED):
-            origin = scheduled.get(event.get("TaskScheduledId"))
+            origin = scheduled.get(_task(event, "TaskScheduledId"))
             if origin:
                 totals[origin["Name"]] += utc(event["Timestamp"]) - utc(origin["Timestamp"])
     return dict(totals)

@@ -8,6 +8,7 @@ is the sum of the operations it makes Azure do, one after another as the step do
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from provisioning.plan import step_plan
@@ -41,16 +42,50 @@ STEP_WRITES: dict[str, tuple[tuple[str, str], ...]] = {
 SYNCHRONOUS = {ROLE_ASSIGNMENT}
 
 
-def operation_seconds(resource_type: str, kind: str) -> float:
+# Another latency model: seconds at scale 1 per resource type and kind replacing LATENCY's (the simulator's
+# `latency_overrides`).
+Overrides = Mapping[str, Mapping[str, float]]
+
+# The truly dependent chain of each topology: the writes a setup cannot start before the previous one is done
+# (the cluster needs its vnet; the DNS link needs the cluster's private zone; the kubelet's AcrPull needs the
+# kubelet identity the cluster makes). Everything else can run beside it.
+DEPENDENT_CHAIN: dict[str, tuple[tuple[str, str], ...]] = {
+    "peering": ((VNET, "create"), (CLUSTER, "create"), (DNS_LINK, "create")),
+    "subnet": ((VNET, "create"), (CLUSTER, "create"), (ROLE_ASSIGNMENT, "create")),
+}
+
+
+def operation_seconds(resource_type: str, kind: str, overrides: Overrides | None = None) -> float:
     if resource_type in SYNCHRONOUS:
         return 0.0
-    return LATENCY[resource_type][kind]
+    override = (overrides or {}).get(resource_type, {})
+    return float(override.get(kind, LATENCY[resource_type][kind]))
 
 
-def step_seconds(step: str) -> float:
+def step_seconds(step: str, overrides: Overrides | None = None) -> float:
+    seconds = [operation_seconds(t, k, overrides) for t, k in STEP_WRITES[step]]
     if step == "identity_roles":  # four role assignments in parallel
-        return max((operation_seconds(t, k) for t, k in STEP_WRITES[step]), default=0.0)
-    return float(sum(operation_seconds(t, k) for t, k in STEP_WRITES[step]))
+        return max(seconds, default=0.0)
+    return float(sum(seconds))
+
+
+@dataclass(frozen=True)
+class ChainBound:
+    """What a user must wait for at least: the dependent chain's operations, one ARM round trip each."""
+
+    topology: str
+    links: tuple[str, ...]  # resource types, in order
+    model_seconds: float  # the chain's operations at latency_scale 1
+    round_trips: int
+
+    def seconds(self, latency_scale: float, round_trip_seconds: float) -> float:
+        return self.model_seconds * latency_scale + self.round_trips * round_trip_seconds
+
+
+def chain_bound(topology: str, overrides: Overrides | None = None) -> ChainBound:
+    chain = DEPENDENT_CHAIN[topology]
+    return ChainBound(topology, tuple(t.rsplit("/", 1)[-1] for t, _ in chain),
+                      sum(operation_seconds(t, k, overrides) for t, k in chain), len(chain))
 
 
 @dataclass(frozen=True)
@@ -62,9 +97,10 @@ class Bound:
     step_seconds: dict[str, float]
 
 
-def bound(topology: str) -> Bound:
+def bound(topology: str, overrides: Overrides | None = None) -> Bound:
+    """Issue #6's yardstick: the critical path of the step plan (the old definition, kept beside the new)."""
     plan = step_plan(topology)
-    durations = {name: step_seconds(name) for name in plan.names}
+    durations = {name: step_seconds(name, overrides) for name in plan.names}
     finish: dict[str, float] = {}
     via: dict[str, str | None] = {}
     for step in plan.steps:  # the plan lists steps in a dependency order

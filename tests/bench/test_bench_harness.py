@@ -19,13 +19,50 @@ def test_the_critical_path_bound_follows_the_plan_and_the_latency_model() -> Non
     assert subnet.sequential_seconds == 5 + 300 + 15 + 5
 
 
+def test_the_dependent_chain_bound_and_another_latency_model() -> None:
+    peering, subnet = model.chain_bound("peering"), model.chain_bound("subnet")
+    assert peering.links == ("virtualnetworks", "managedclusters", "virtualnetworklinks")
+    assert (peering.model_seconds, peering.round_trips) == (5 + 300 + 30, 3)
+    assert subnet.links == ("virtualnetworks", "managedclusters", "roleassignments")
+    assert subnet.model_seconds == 5 + 300 + 0  # a role assignment is answered at once
+    assert peering.seconds(0.1, 0.02) == (5 + 300 + 30) * 0.1 + 3 * 0.02
+    eight_minutes = {model.CLUSTER: {"create": 480}}
+    assert model.chain_bound("peering", eight_minutes).model_seconds == 5 + 480 + 30
+    assert model.bound("subnet", eight_minutes).critical_seconds == 5 + 480
+
+
 def test_python_m_bench_tiny(tmp_path, capsys) -> None:
     out = tmp_path / "latest.json"
     assert main(["--quick", "--runs", "1", "--latency-scale", "0.005", "--scale-sizes", "1,2",
-                 "--out", str(out)]) == 0
+                 "--cluster-seconds", "300", "480", "--out", str(out)]) == 0
     results = json.loads(out.read_text())
-    table = capsys.readouterr().out
-    assert "| **run / bound**" in table and "cold start" in table
+    printed = capsys.readouterr().out
+    assert "| **user's wait / bound** (new" in printed and "| run / plan's critical path (old" in printed
+    assert "cold start" in printed
+    assert [m["clusterSeconds"] for m in results["latencyModels"]] == [300, 480]
+    assert results["latencyModels"][1]["latencyOverrides"] == {model.CLUSTER: {"create": 480}}
+    for live in results["latencyModels"]:
+        assert 0 < live["armRoundTripSeconds"] < 1
+        for topology, figures in live["topologies"].items():
+            chain = model.chain_bound(topology, live["latencyOverrides"])
+            assert figures["chainModelSeconds"] == chain.model_seconds
+            for run in figures["runs"]:
+                # The cluster took what the model said; the user waited at least the chain; the timeline
+                # shows the run from the POST's answer to the final status.
+                assert abs(run["clusterSeconds"] - live["clusterSeconds"] * 0.005) < 1e-6
+                user = run["user"]
+                assert user["statusCode"] == 200 and user["polls"] >= 1
+                assert user["ratio"] >= 1.0 and user["seconds"] <= run["seconds"] + 0.5
+                assert set(user["retryAfterSeen"]) <= {1, 5}
+                gaps = user["gapsSeconds"]
+                assert gaps["postToFirstWrite"] > 0 and gaps["clusterDoneToNoticed"] >= 0
+                assert gaps["endedToSeen"] >= 0
+                text = run["timeline"]
+                for mark in ("POST answered", "first write: PUT", "cluster done in ARM",
+                             "orchestration ended", "cluster noticed by the orchestrator",
+                             "final status seen (200"):
+                    assert mark in text, (mark, text)
+                assert text in printed
 
     for topology, figures in results["live"]["topologies"].items():
         assert figures["sequentialRatio"] > 1.0

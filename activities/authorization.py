@@ -3,13 +3,15 @@ for the kubelet identity on the registry."""
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any
 
 import azure.durable_functions as df
 
 from activities import _results, arm
 from provisioning import contracts as c
-from provisioning import deletion, errors, naming, ownership
+from provisioning import deletion, errors, naming, ownership, permissions
 
 bp = df.Blueprint()
 
@@ -109,3 +111,70 @@ def inspect_role_assignments(payload: dict[str, Any]) -> dict[str, Any]:
             answer["otherId"] = _find_existing(assignments, scope, role_guid, principal_id)
         found.append(answer)
     return _results.ok([], {"assignments": found})
+
+
+# ---------------------------------------------------------------- the caller's own grants (preflight)
+
+
+def own_principal_id() -> str | None:
+    """The app identity's principal (object) id: the `oid` claim of its ARM access token. Read without
+    verifying the signature: the token comes from our own credential and is only read for this one claim."""
+    token = arm.credential().get_token(arm.settings().scope).token
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError):
+        return None  # not a JWT: its assignments cannot be listed, only the group's answer counts
+    oid = claims.get("oid") if isinstance(claims, dict) else None
+    return oid if isinstance(oid, str) and oid else None
+
+
+def read_grants(subscription_id: str, resource_group: str) -> permissions.Grants:
+    """What the app's identity may do, as preflight needs it (provisioning.permissions.Grants):
+
+    - on the group: GET .../resourceGroups/{rg}/providers/Microsoft.Authorization/permissions, which merges
+      every grant that applies there (inherited ones too);
+    - above it (the subscription itself, and the node resource group AKS has not created yet, which the
+      permissions API cannot answer for): the caller's role assignments that apply at the group
+      (`assignedTo('<oid>')`, group memberships included), those assigned at subscription scope or above,
+      with the permissions of their role definitions.
+    """
+    client = arm.authorization(subscription_id)
+    group = [
+        {"actions": list(entry.actions or []), "notActions": list(entry.not_actions or [])}
+        for entry in client.permissions.list_for_resource_group(resource_group)
+    ]
+    principal_id = own_principal_id()
+    group_scope = naming.resource_group_scope(subscription_id, resource_group)
+    assignments = _assignments_above(client, group_scope, principal_id) if principal_id else None
+    return permissions.Grants.from_reads(group_scope, group, assignments, principal_id)
+
+
+def _assignments_above(
+    client: Any, group_scope: str, principal_id: str
+) -> list[tuple[str, list[dict[str, list[str]]]]] | None:
+    """(scope, permissions of its role) of each of the caller's assignments above the group; None when the
+    caller may not list them (403: the group's answer then shows roleAssignments/read missing)."""
+    from azure.core.exceptions import HttpResponseError
+
+    try:
+        mine = f"assignedTo('{principal_id}')"
+        listed = list(client.role_assignments.list_for_scope(group_scope, filter=mine))
+    except HttpResponseError as exc:
+        if exc.status_code != 403:
+            raise
+        return None
+    definitions: dict[str, list[dict[str, list[str]]]] = {}
+    found = []
+    for assignment in listed:
+        scope, role_id = assignment.scope or "", assignment.role_definition_id or ""
+        if permissions.scope_contains(group_scope, scope) or not role_id:
+            continue  # at the group or below it: the permissions API's answer has it already
+        if role_id.casefold() not in definitions:
+            definition = client.role_definitions.get_by_id(role_id)
+            definitions[role_id.casefold()] = [
+                {"actions": list(p.actions or []), "notActions": list(p.not_actions or [])}
+                for p in definition.permissions or []
+            ]
+        found.append((scope, definitions[role_id.casefold()]))
+    return found

@@ -107,11 +107,19 @@ def registry_facts(registry: Any) -> tuple[str | None, str | None]:
 
 def name_taken(registries: Any, name: str) -> dict[str, Any] | None:
     """POST checkNameAvailability: the AlreadyInUse error when the global name belongs to someone else."""
+    from azure.core.exceptions import HttpResponseError
     from azure.mgmt.containerregistry import models
 
-    status = registries.check_name_availability(
-        models.RegistryNameCheckRequest(name=name, type=REGISTRY_TYPE)
-    )
+    try:
+        status = registries.check_name_availability(
+            models.RegistryNameCheckRequest(name=name, type=REGISTRY_TYPE)
+        )
+    except HttpResponseError as exc:
+        if exc.status_code != 403:
+            raise
+        # A subscription-level action a group-scoped identity may lack: not knowing is not a problem, the
+        # create's own AlreadyInUse decides (preflight notes it from the caller's grants).
+        return None
     if status.name_available:
         return None
     reason = f" ({status.reason})" if status.reason else ""

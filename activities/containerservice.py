@@ -158,7 +158,7 @@ def cluster_failure(cluster: Any) -> dict[str, Any] | None:
     )
 
 
-def delete(subscription_id: str, resource_id: str, resource_type: str) -> dict[str, bool]:
+def delete(subscription_id: str, resource_id: str, resource_type: str) -> c.DeleteOutput:
     """Delete the cluster (rollback). It takes minutes: started with polling=False, done once a GET finds it
     gone; no second DELETE while it is Deleting. AKS refusing because the cluster is still busy (409
     OperationNotAllowed while Creating) answers `busy`: the caller waits for a terminal state and asks

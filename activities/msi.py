@@ -48,7 +48,7 @@ def ensure_identity(wanted: c.IdentityInput) -> dict[str, Any]:
     )
 
 
-def delete(subscription_id: str, resource_id: str, resource_type: str) -> dict[str, bool]:
+def delete(subscription_id: str, resource_id: str, resource_type: str) -> c.DeleteOutput:
     """Delete the identity (rollback): immediate."""
     from azure.mgmt.core.tools import parse_resource_id
 

@@ -389,7 +389,7 @@ def _peering_result(peering: Any, action: str) -> dict[str, Any]:
     )
 
 
-def delete(subscription_id: str, resource_id: str, resource_type: str) -> dict[str, bool]:
+def delete(subscription_id: str, resource_id: str, resource_type: str) -> c.DeleteOutput:
     """Delete a vnet, subnet or peering (rollback), waiting for the operation (seconds)."""
     from azure.mgmt.core.tools import parse_resource_id
 

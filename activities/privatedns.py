@@ -160,7 +160,7 @@ def _link_result(link: Any, zone_name: str, action: str) -> dict[str, Any]:
     return _results.ok(resources, c.DnsLinkOutput(zone_name=zone_name, id=link.id))
 
 
-def delete(subscription_id: str, resource_id: str, resource_type: str) -> dict[str, bool]:
+def delete(subscription_id: str, resource_id: str, resource_type: str) -> c.DeleteOutput:
     """Delete the DNS zone link (rollback), waiting for the operation."""
     from azure.mgmt.core.tools import parse_resource_id
 

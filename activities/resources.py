@@ -22,6 +22,7 @@ from activities import (
     privatedns,
 )
 from provisioning import adoption, deletion, errors
+from provisioning import contracts as c
 from provisioning import preflight as checks
 
 bp = df.Blueprint()
@@ -29,7 +30,7 @@ bp = df.Blueprint()
 # The reads run side by side: each is one or two ARM GETs, and none needs another's answer.
 PREFLIGHT_READERS = 8
 
-DELETERS: dict[str, Callable[[str, str, str], dict[str, bool]]] = {
+DELETERS: dict[str, Callable[[str, str, str], c.DeleteOutput]] = {
     "msi": msi.delete,
     "authorization": authorization.delete,
     "network": network.delete,
@@ -44,13 +45,14 @@ def find_resource_group(subscription_id: str, name: str) -> Any:
     return arm.get_or_none(arm.resources(subscription_id).resource_groups.get, name)
 
 
+@bp.function_name(c.PREFLIGHT)
 @bp.activity_trigger(input_name="payload")
-@_results.arm_activity
-def preflight(payload: dict[str, Any]) -> dict[str, Any]:
+@_results.activity(c.PreflightInput)
+def preflight(wanted: c.PreflightInput) -> dict[str, Any]:
     """Before any write: the resource group, the ACR name, every resource that already exists under a
     requested name, and the caller's permissions on the group. Reports every problem in one
     PreflightFailed; a transient ARM failure of any read is answered as such (the orchestrator retries)."""
-    check = checks.checklist(payload["request"])
+    check = checks.checklist(wanted.request)
     sub, group = check.subscription_id, check.resource_group
     reads: list[tuple[str, Callable[[], Any]]] = [
         (check.group_target, lambda: find_resource_group(sub, group)),
@@ -58,7 +60,7 @@ def preflight(payload: dict[str, Any]) -> dict[str, Any]:
         *((vnet.target, lambda name=vnet.name: network.find_vnet(sub, group, name)) for vnet in check.vnets),
         (check.cluster_target, lambda: containerservice.find_cluster(sub, group, check.cluster_name)),
         (check.registry_target, lambda: containerregistry.find_registry(sub, group, check.registry_name)),
-        ("permissions", lambda: authorization.resource_group_permissions(sub, group)),
+        ("permissions", lambda: authorization.read_grants(sub, group)),
     ]
     with ThreadPoolExecutor(max_workers=PREFLIGHT_READERS, thread_name_prefix="preflight") as pool:
         futures = [(target, pool.submit(read)) for target, read in reads]
@@ -76,7 +78,8 @@ def preflight(payload: dict[str, Any]) -> dict[str, Any]:
     location, existed_before = _judge(check, found, problems)
     if problems.items:
         return _results.error(checks.PREFLIGHT_FAILED, problems.summary(), problems=problems.items)
-    return _results.ok([], {"location": location, "existedBefore": sorted(existed_before)})
+    notes = {"notes": problems.notes} if problems.notes else {}
+    return _results.ok([], {"location": location, "existedBefore": sorted(existed_before), **notes})
 
 
 def _answer(result: Callable[[], Any]) -> tuple[Any, dict[str, Any] | None]:
@@ -112,9 +115,9 @@ def _judge(
             existed_before.extend(network.untagged_children(vnet))
     _judge_cluster(check, found.get(check.cluster_target), location, problems)
     _judge_registry(check, found.get(check.registry_target), problems)
-    permissions = found.get("permissions")
-    if group is not None and permissions is not None:
-        checks.permission_problems(check, permissions, problems)
+    grants = found.get("permissions")
+    if group is not None and grants is not None:
+        checks.permission_problems(check, grants, location, problems)
     return location, existed_before
 
 
@@ -147,18 +150,19 @@ def _judge_registry(check: checks.Checklist, found: Any, problems: checks.Proble
 # ---------------------------------------------------------------- delete (rollback)
 
 
+@bp.function_name(c.DELETE_RESOURCE)
 @bp.activity_trigger(input_name="payload")
-@_results.arm_activity
-def delete_resource(payload: dict[str, Any]) -> dict[str, Any]:
+@_results.activity(c.DeleteInput)
+def delete_resource(wanted: c.DeleteInput) -> dict[str, Any]:
     """Delete one resource this run created, through the module of its service (`provisioning.deletion`).
     Idempotent: already gone (404) is done. Outputs `{"done": bool}`, plus `"busy": true` when the service
     refused because another operation on the resource still runs (wait, then call again)."""
     from azure.core.exceptions import ResourceNotFoundError
     from azure.mgmt.core.tools import parse_resource_id
 
-    resource_id, resource_type = payload["id"], payload["type"]
+    resource_id, resource_type = wanted.id, wanted.type
     delete = DELETERS[deletion.service_for(resource_type)]
-    subscription_id = parse_resource_id(resource_id).get("subscription") or payload["subscriptionId"]
+    subscription_id = parse_resource_id(resource_id).get("subscription") or wanted.subscription_id
     try:
         outputs = delete(subscription_id, resource_id, resource_type)
     except ResourceNotFoundError:

@@ -272,6 +272,8 @@ class PreflightOutput(Wire):
     # Subnets and peerings of the requested vnets before the run wrote anything (they carry no runId tag);
     # None when preflight took no snapshot: then nothing found is claimed as this run's.
     existed_before: list[str] | None = None
+    # What preflight could not check ahead (e.g. the registry name without checkNameAvailability/read).
+    notes: list[str] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -11,6 +11,7 @@ retry budget. Always call again until `done`.
 from __future__ import annotations
 
 from provisioning import errors
+from provisioning.contracts import DeleteOutput
 
 # The activity module (one per Azure service) that deletes each resource type.
 SERVICE_BY_TYPE: dict[str, str] = {
@@ -42,6 +43,6 @@ def is_busy(failure: errors.ArmFailure) -> bool:
     return failure.status == 409 and failure.code.casefold() in BUSY_CODES
 
 
-def outcome(done: bool, busy: bool = False) -> dict[str, bool]:
-    """The delete's outputs; `busy` only when set (the wire shape of a plain delete stays `{"done": ...}`)."""
-    return {"done": done, "busy": True} if busy else {"done": done}
+def outcome(done: bool, busy: bool = False) -> DeleteOutput:
+    """The delete's outputs (on the wire `busy` only when set: a plain delete stays `{"done": ...}`)."""
+    return DeleteOutput(done=done, busy=busy)

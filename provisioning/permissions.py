@@ -18,6 +18,7 @@ it. Role assignments at subscription scope (`identity.roleScope: subscription`) 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -29,8 +30,11 @@ RESOURCE_GROUP = "resourceGroup"
 NODE_RESOURCE_GROUP = "nodeResourceGroup"
 SUBSCRIPTION = "subscription"
 
-CUSTOM_ROLE_NAME = "Hopsworks AKS setup ({resource_group})"
-CUSTOM_SUBSCRIPTION_ROLE_NAME = "Hopsworks AKS setup, subscription part ({resource_group})"
+# Custom role names are unique in the tenant: they name the group and its subscription.
+CUSTOM_ROLE_NAME = "Hopsworks AKS setup ({resource_group} in {subscription_id})"
+CUSTOM_SUBSCRIPTION_ROLE_NAME = (
+    "Hopsworks AKS setup, subscription part ({resource_group} in {subscription_id})"
+)
 PRINCIPAL_PLACEHOLDER = "$APP_PRINCIPAL_ID"
 ROLE_ASSIGNMENT_WRITE = "Microsoft.Authorization/roleAssignments/write"
 
@@ -93,39 +97,66 @@ class Need:
         }
 
 
-def _normalized(request: Any) -> Mapping[str, Any]:
-    """A SetupRequest model or its normalized camelCase dict (the orchestration input's `request`)."""
-    to_dict = getattr(request, "to_orchestration_dict", None)
-    return to_dict() if callable(to_dict) else request
+@dataclass(frozen=True)
+class Target:
+    """What of a request decides its permissions."""
 
+    subscription_id: str
+    resource_group: str
+    topology: str
+    role_scope: str
+    cluster_name: str
+    location: str | None  # None: the resource group's, which only preflight reads
 
-def node_resource_group_scope(request: Mapping[str, Any], location: str | None = None) -> str:
-    """The scope id of the group AKS will create; `<location>` stands in while the region is unknown (the
-    request left it to the resource group's, which only preflight reads)."""
-    region = location or request.get("location") or "<location>"
-    group = naming.node_resource_group(request["resourceGroup"], request["aks"]["name"], region)
-    return naming.resource_group_scope(request["subscriptionId"], group)
+    @classmethod
+    def of(cls, request: Any, location: str | None = None) -> Target:
+        """From a SetupRequest, its normalized dict (the orchestration input's `request`), or a Target."""
+        if isinstance(request, Target):
+            return request if location is None else dataclasses.replace(request, location=location)
+        to_dict = getattr(request, "to_orchestration_dict", None)
+        data: Mapping[str, Any] = to_dict() if callable(to_dict) else request
+        return cls(
+            subscription_id=data["subscriptionId"],
+            resource_group=data["resourceGroup"],
+            topology=data["topology"],
+            role_scope=(data.get("identity") or {}).get("roleScope") or "resourceGroup",
+            cluster_name=data["aks"]["name"],
+            location=location or data.get("location"),
+        )
+
+    @property
+    def subscription_scope(self) -> str:
+        return naming.subscription_scope(self.subscription_id)
+
+    @property
+    def group_scope(self) -> str:
+        return naming.resource_group_scope(self.subscription_id, self.resource_group)
+
+    @property
+    def node_group_scope(self) -> str:
+        """The scope id of the group AKS will create; `<location>` stands in while the region is unknown."""
+        region = self.location or "<location>"
+        group = naming.node_resource_group(self.resource_group, self.cluster_name, region)
+        return naming.resource_group_scope(self.subscription_id, group)
 
 
 def needs(request: Any, location: str | None = None) -> list[Need]:
-    """Every action the run performs for `request` (a SetupRequest or its normalized dict), in a stable order.
+    """Every action the run performs for `request` (a SetupRequest, its normalized dict or a Target), in a
+    stable order.
 
     `location`: the resource group's region, when the request leaves the location to it (the node resource
     group's name carries the region).
     """
-    request = _normalized(request)
-    subscription = naming.subscription_scope(request["subscriptionId"])
-    group = naming.resource_group_scope(request["subscriptionId"], request["resourceGroup"])
-    found = [
-        Need(action, RESOURCE_GROUP, group, group) for action in roles.required_actions(request["topology"])
-    ]
-    if request["topology"] == "peering":
-        node_group = node_resource_group_scope(request, location)
+    target = Target.of(request, location)
+    subscription, group = target.subscription_scope, target.group_scope
+    found = [Need(action, RESOURCE_GROUP, group, group) for action in roles.required_actions(target.topology)]
+    if target.topology == "peering":
+        node_group = target.node_group_scope
         found += [
             Need(action, NODE_RESOURCE_GROUP, node_group, subscription)
             for action in roles.NODE_RESOURCE_GROUP_ACTIONS
         ]
-    if (request.get("identity") or {}).get("roleScope") == "subscription":
+    if target.role_scope == "subscription":
         found += [
             Need(action, SUBSCRIPTION, subscription, subscription)
             for action in roles.SUBSCRIPTION_ROLE_ACTIONS
@@ -148,34 +179,43 @@ class Grants:
     """
 
     group: tuple[Mapping[str, object], ...]
-    above_group: tuple[Mapping[str, object], ...]
+    # None: unknown (the caller may not list its role assignments, which the group's answer shows missing)
+    above_group: tuple[Mapping[str, object], ...] | None
+    principal_id: str | None = None  # the caller's object id (its token's `oid`), for messages
 
     @classmethod
     def from_reads(
         cls,
         group_scope: str,
         group_permissions: Iterable[Mapping[str, object]],
-        assignments: Iterable[tuple[str, Iterable[Mapping[str, object]]]],
+        assignments: Iterable[tuple[str, Iterable[Mapping[str, object]]]] | None,
+        principal_id: str | None = None,
     ) -> Grants:
         """From what preflight reads: the permissions API's answer on the group, and the caller's role
         assignments that apply there as (scope, permissions of the role). Only those assigned above the
-        group (subscription, management group, root) reach the subscription and the node resource group."""
+        group (subscription, management group, root) reach the subscription and the node resource group.
+        `assignments` None: they could not be listed."""
+        if assignments is None:
+            return cls(tuple(group_permissions), None, principal_id)
         above = [
             entry
             for scope, entries in assignments
             if not scope_contains(group_scope, scope)
             for entry in entries
         ]
-        return cls(tuple(group_permissions), tuple(above))
+        return cls(tuple(group_permissions), tuple(above), principal_id)
+
+    def knows(self, need: Need) -> bool:
+        return need.scope_kind == RESOURCE_GROUP or self.above_group is not None
 
     def allow(self, need: Need) -> bool:
         entries = self.group if need.scope_kind == RESOURCE_GROUP else self.above_group
-        return roles.is_allowed(need.action, entries)
+        return roles.is_allowed(need.action, entries or ())
 
 
 def missing(required: Iterable[Need], grants: Grants) -> list[Need]:
-    """The required needs `grants` do not allow, in order."""
-    return [need for need in required if need.required and not grants.allow(need)]
+    """The required needs `grants` do not allow, in order (those it cannot tell about are left out)."""
+    return [need for need in required if need.required and grants.knows(need) and not grants.allow(need)]
 
 
 def scope_contains(outer: str, inner: str) -> bool:
@@ -288,16 +328,17 @@ class CustomRole:
         return {"scope": self.scope, "definition": self.definition()}
 
 
-def custom_roles(all_needs: Iterable[Need], resource_group: str) -> list[CustomRole]:
+def custom_roles(all_needs: Iterable[Need], resource_group: str, subscription_id: str) -> list[CustomRole]:
     """One custom role per grant scope: the resource group's (less what the subscription's role already
     allows there) and, when needed, the subscription's."""
     required = [need for need in all_needs if need.required]
     group_scopes = {need.grant_scope for need in required if need.scope_kind == RESOURCE_GROUP}
     subscription_actions = _unique(n.action for n in required if n.grant_scope not in group_scopes)
     above = {action.casefold() for action in subscription_actions}
+    names = {"resource_group": resource_group, "subscription_id": subscription_id}
     found = [
         CustomRole(
-            CUSTOM_ROLE_NAME.format(resource_group=resource_group),
+            CUSTOM_ROLE_NAME.format(**names),
             scope,
             tuple(_unique(n.action for n in required if n.grant_scope == scope and _not_in(n.action, above))),
         )
@@ -306,7 +347,7 @@ def custom_roles(all_needs: Iterable[Need], resource_group: str) -> list[CustomR
     subscription_scopes = sorted({n.grant_scope for n in required if n.grant_scope not in group_scopes})
     found += [
         CustomRole(
-            CUSTOM_SUBSCRIPTION_ROLE_NAME.format(resource_group=resource_group),
+            CUSTOM_SUBSCRIPTION_ROLE_NAME.format(**names),
             scope,
             tuple(subscription_actions),
         )
@@ -373,18 +414,60 @@ class PermissionPlan:
 
 
 def plan(request: Any, location: str | None = None) -> PermissionPlan:
-    """The permissions `request` (a SetupRequest or its normalized dict) needs and what to grant for them."""
-    request = _normalized(request)
-    found = needs(request, location)
+    """The permissions `request` (a SetupRequest, its normalized dict or a Target) needs and what to grant."""
+    target = Target.of(request, location)
+    found = needs(target)
     return PermissionPlan(
-        subscription_id=request["subscriptionId"],
-        resource_group=request["resourceGroup"],
-        topology=request["topology"],
-        role_scope=(request.get("identity") or {}).get("roleScope") or "resourceGroup",
+        subscription_id=target.subscription_id,
+        resource_group=target.resource_group,
+        topology=target.topology,
+        role_scope=target.role_scope,
         needs=tuple(found),
         builtin=tuple(builtin_grants(found)),
-        custom=tuple(custom_roles(found, request["resourceGroup"])),
+        custom=tuple(custom_roles(found, target.resource_group, target.subscription_id)),
     )
+
+
+MISSING_PERMISSION = "MissingPermission"
+
+
+@dataclass(frozen=True)
+class Findings:
+    """Preflight's verdict on the caller's grants: problems (each `{code, target, message}`) fail the run;
+    notes say what could not be checked ahead."""
+
+    problems: tuple[dict[str, str], ...]
+    notes: tuple[str, ...]
+
+
+def check_grants(request: Any, grants: Grants, location: str | None = None) -> Findings:
+    """Every required action `grants` do not allow, each naming the action, the scope and what to grant;
+    a note for each optional one (the run goes on without it)."""
+    permission_plan = plan(request, location)
+    grant_for = permission_plan.grant_for
+    who = f"the app's identity ({grants.principal_id})" if grants.principal_id else "the app's identity"
+    problems = tuple(
+        {
+            "code": MISSING_PERMISSION,
+            "target": need.action,
+            "message": f"{who} lacks '{need.action}' on {need.where}; grant {grant_for(need)} "
+            "(python -m client permissions lists every grant)",
+        }
+        for need in missing(permission_plan.needs, grants)
+    )
+    notes = [
+        f"could not check ahead whether the container registry name is free: {who} lacks '{need.action}' "
+        f"on {need.where}; the registry create's own AlreadyInUse decides"
+        for need in permission_plan.optional
+        if grants.knows(need) and not grants.allow(need)
+    ]
+    unknown = [need for need in permission_plan.needs if need.required and not grants.knows(need)]
+    if unknown:
+        notes.append(
+            f"could not check the grants above the resource group ({len(unknown)} actions on the "
+            f"subscription or the node resource group): {who} may not list its role assignments"
+        )
+    return Findings(problems, tuple(notes))
 
 
 def render_text(permission_plan: PermissionPlan, principal: str = PRINCIPAL_PLACEHOLDER) -> str:

@@ -8,11 +8,11 @@ reports exactly what the steps would refuse.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from provisioning import adoption, naming, roles
+from provisioning import adoption, naming, permissions
 
 PREFLIGHT_FAILED = "PreflightFailed"
 INCOMPATIBLE_EXISTING = "IncompatibleExistingResource"
@@ -51,6 +51,7 @@ class Checklist:
     service_cidr: str
     dns_service_ip: str
     registry_name: str
+    role_scope: str = "resourceGroup"  # identity.roleScope: where the identity's roles are assigned
 
     @property
     def group_target(self) -> str:
@@ -100,6 +101,7 @@ def checklist(request: Mapping[str, Any]) -> Checklist:
         service_cidr=aks["serviceCidr"],
         dns_service_ip=aks["dnsServiceIp"],
         registry_name=request["acr"]["name"],
+        role_scope=request["identity"].get("roleScope") or "resourceGroup",
     )
 
 
@@ -108,6 +110,7 @@ class Problems:
     """Every problem preflight finds, each with a code, the resource or field it concerns, and the rule."""
 
     items: list[dict[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what could not be checked ahead (not a problem)
 
     def add(self, code: str, target: str, message: str) -> None:
         self.items.append({"code": code, "target": target, "message": message})
@@ -172,13 +175,14 @@ def registry_rules(
     return rules
 
 
-def permission_problems(check: Checklist, permissions: Iterable[Mapping[str, object]],
+def permission_problems(check: Checklist, grants: permissions.Grants, location: str | None,
                         problems: Problems) -> None:
-    """Each action the run needs on the group that the caller's permissions there do not allow (the run
-    would otherwise fail half-way with AuthorizationFailed)."""
-    for action in roles.missing_actions(roles.required_actions(check.topology), list(permissions)):
-        problems.add(
-            MISSING_PERMISSION,
-            action,
-            f"the app's identity lacks '{action}' on resource group '{check.resource_group}'",
-        )
+    """Each action the run needs, at its scope, that the caller's grants do not allow (the run would
+    otherwise fail half-way with AuthorizationFailed), naming what to grant; a note for what could not be
+    checked ahead (provisioning.permissions)."""
+    target = permissions.Target(check.subscription_id, check.resource_group, check.topology,
+                                check.role_scope, check.cluster_name, location)
+    findings = permissions.check_grants(target, grants)
+    for problem in findings.problems:
+        problems.add(problem["code"], problem["target"], problem["message"])
+    problems.notes.extend(findings.notes)

@@ -22,6 +22,6 @@ def test_busy_is_a_409_that_says_another_operation_runs() -> None:
 
 
 def test_outcome_shape() -> None:
-    assert deletion.outcome(True) == {"done": True}
-    assert deletion.outcome(False) == {"done": False}
-    assert deletion.outcome(False, busy=True) == {"done": False, "busy": True}
+    assert deletion.outcome(True).to_dict() == {"done": True}
+    assert deletion.outcome(False).to_dict() == {"done": False}
+    assert deletion.outcome(False, busy=True).to_dict() == {"done": False, "busy": True}

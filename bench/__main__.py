@@ -93,6 +93,8 @@ def live_runs(scale: float, runs: int, cluster_seconds: float | None = None) -> 
                 "userBoundSeconds": chain.seconds(scale, round_trip),
                 "userRatioMedian": statistics.median(m["user"]["ratio"] for m in measured),
                 "userRatioMax": max(m["user"]["ratio"] for m in measured),
+                "viaExtensionRatioMedian": statistics.median(
+                    m["user"]["viaExtensionRatio"] for m in measured),
                 "modelWrites": model.writes_by_type(topology),
             }
     return out
@@ -106,6 +108,8 @@ def _user_figures(result: harness.RunResult, chain: model.ChainBound, scale: flo
         "seconds": result.user_seconds,
         "boundSeconds": bound,
         "ratio": result.user_seconds / bound,
+        # The same poller on the extension's status URL (POST's Location before the app's status endpoint).
+        "viaExtensionRatio": (result.extension_final_seen - result.post_answered) / bound,
         "statusCode": result.user_status_code,
         "polls": len(result.polls),
         "retryAfterSeen": sorted({p.retry_after for p in result.polls if p.retry_after is not None}),

@@ -51,6 +51,8 @@ _EPISODE_LINE = re.compile(
 _STATUS_PATH = re.compile(r"/operation(Statuses|Results)/(?P<op>[^/?]+)$", re.IGNORECASE)
 _READ_POSTS = ("/checknameavailability",)
 # Seconds Logic Apps waits between polls when a 202 carries no Retry-After.
+# The Retry-After of the SDK's check-status response (what POST answered when Location was the extension's).
+CHECK_STATUS_RETRY_AFTER = 10
 LOGIC_APPS_DEFAULT_INTERVAL = 20
 
 
@@ -92,6 +94,7 @@ class RunResult:
     user_status_code: int = 0
     polls: list[Poll] = field(default_factory=list)  # the user's
     operations: list[dict] = field(default_factory=list)  # the simulator's LROs of this run
+    extension_final_seen: float = 0.0  # the same poller on the extension's status URL
 
     @property
     def user_seconds(self) -> float:
@@ -161,12 +164,18 @@ class Bench:
         instance_id = answer.json()["id"]
         stopwatch = _Stopwatch(answer.json()["statusQueryGetUri"])
         stopwatch.start()
+        # For comparison: the same poller on the extension's status URL (where Location pointed before).
+        extension = _LogicAppsPoller(answer.json()["statusQueryGetUri"], CHECK_STATUS_RETRY_AFTER,
+                                     self.latency_scale)
+        extension.start()
         polls, final = self._poll_as_logic_apps(http, answer)
         stopwatch.join()
+        extension.join()
         result = RunResult(request["topology"], instance_id, stopwatch.status_code,
                            stopwatch.finished - post_sent, output=final.json().get("output"),
                            post_sent=post_sent, post_answered=post_answered, final_seen=polls[-1].at,
-                           user_status_code=final.status_code, polls=polls)
+                           user_status_code=final.status_code, polls=polls,
+                           extension_final_seen=extension.final_seen)
         result.history = self.history(instance_id)
         result.episode_cpu_ms = episode_cpu(self.host.output()[output_from:], instance_id)
         # The run's own group, the cluster's node group (the private DNS zone and its link), operations.
@@ -250,6 +259,28 @@ class Bench:
     def operation_durations(self) -> dict[str, float]:
         with self.sim.arm.lock:
             return {op.id.lower(): op.duration for op in self.sim.arm.operations.values()}
+
+
+class _LogicAppsPoller(threading.Thread):
+    """Polls `status_url` as Logic Apps does, the first time `first_hint` (scaled) after the POST's answer."""
+
+    def __init__(self, status_url: str, first_hint: int, latency_scale: float) -> None:
+        super().__init__(daemon=True)
+        self.status_url = status_url
+        self.first_wait = first_hint * latency_scale
+        self.latency_scale = latency_scale
+        self.final_seen = 0.0
+
+    def run(self) -> None:
+        wait = self.first_wait
+        while True:
+            time.sleep(wait)
+            answer = requests.get(self.status_url, timeout=60)
+            if answer.status_code != 202:
+                break
+            self.status_url = answer.headers["Location"]
+            wait = _retry_after(answer) * self.latency_scale
+        self.final_seen = time.time()
 
 
 class _Stopwatch(threading.Thread):

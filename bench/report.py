@@ -52,6 +52,8 @@ def _yardstick_rows(results: dict[str, Any], topologies: list[str],
         cluster = f"cluster {live['clusterSeconds']:g} s"
         row(f"**user's wait / bound** (new; median; max of {len(each[0]['runs'])}), {cluster}",
             [f"**{t['userRatioMedian']:.3f}**; {t['userRatioMax']:.3f}" for t in each], "<= 1.05")
+        row(f"the same, polling the extension's status URL instead (median), {cluster}",
+            [f"{t['viaExtensionRatioMedian']:.3f}" for t in each], "")
         row(f"run / plan's critical path (old; median; max), {cluster}",
             [f"{t['ratioMedian']:.3f}; {t['ratioMax']:.3f}" for t in each], "(<= 1.10)")
     for live in models:

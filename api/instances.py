@@ -17,18 +17,48 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import azure.durable_functions as df
 import azure.functions as func
 
-from api.setups import ACTIVE_STATES, check_status_response
+from api.setups import ACTIVE_STATES, _json, check_status_response
 from provisioning import lifecycle, teardown
+from provisioning.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from provisioning.request import SetupRequest
 
 TARGET_BUSY = "TargetBusy"
 _RECORD_WRITE_ATTEMPTS = 5
 
 logger = logging.getLogger(__name__)
+
+
+def parse_request(
+    req: func.HttpRequest, env: Mapping[str, str], kind: str
+) -> tuple[SetupRequest, Settings] | func.HttpResponse:
+    """The validated request and the app settings, or the answer: 400 listing every error in the body, 500
+    `InvalidAppSettings` naming the bad settings (never their values)."""
+    # Imported here, not at module level: the request model (pydantic) is most of the app's own import time,
+    # and every worker start (orchestrations, activities) would pay it; only the HTTP functions need it.
+    from provisioning.request import SetupRequest, validate_setup_request
+
+    validated = validate_setup_request(req.get_body())
+    if not isinstance(validated, SetupRequest):
+        logger.info(
+            "%s request rejected: %d problem(s) in fields %s",
+            kind,
+            len(validated),
+            sorted({error.field for error in validated}),
+        )
+        return _json(400, {"errors": [error.to_dict() for error in validated]})
+    try:
+        return validated, Settings.from_env(env)
+    except SettingsError as exc:
+        logger.error("%s request refused: %s", kind, exc)
+        return _json(500, {"error": {"code": "InvalidAppSettings", "message": str(exc)}})
 
 
 def runtime_name(status: Any) -> str | None:

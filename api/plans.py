@@ -25,11 +25,11 @@ import azure.functions as func
 from api import instances
 from api.setups import _json
 from provisioning import lifecycle, plan_diff
-from provisioning.settings import Settings, SettingsError
 
 PLAN_DEADLINE_SECONDS = 200.0  # the front end cuts an HTTP answer at 230 s
 READ_ATTEMPTS = 3
 READ_RETRY_SECONDS = 1.0
+PLAN_RUN_ID = "plan"  # a plan is no run: nothing it reads can carry this as its hopsworks-setup-run tag
 
 logger = logging.getLogger(__name__)
 
@@ -54,16 +54,10 @@ async def make_plan(req: func.HttpRequest, client: df.DurableOrchestrationClient
 async def handle_plan(
     req: func.HttpRequest, client: df.DurableOrchestrationClient, env: Mapping[str, str]
 ) -> func.HttpResponse:
-    from provisioning.request import SetupRequest, validate_setup_request
-
-    validated = validate_setup_request(req.get_body())
-    if not isinstance(validated, SetupRequest):
-        return _json(400, {"errors": [error.to_dict() for error in validated]})
-    try:
-        Settings.from_env(env)
-    except SettingsError as exc:
-        logger.error("plan refused: %s", exc)
-        return _json(500, {"error": {"code": "InvalidAppSettings", "message": str(exc)}})
+    parsed = instances.parse_request(req, env, "plan")
+    if isinstance(parsed, func.HttpResponse):
+        return parsed
+    validated, _ = parsed
     request = validated.to_orchestration_dict()
     try:
         record, _ = await instances.read_record(client, validated.instance_id)
@@ -113,7 +107,9 @@ async def make(request: dict[str, Any], setup_instance_id: str, record: list[str
     readers = _readers()
     target = lifecycle.Target(request)
     first = lifecycle.first_inspections(target, check_registry_name=True)
-    preflight_read = _read(readers["preflight"], {"request": request}, "preflight", may_fail=True)
+    preflight_read = _read(
+        readers["preflight"], _preflight_input(request, setup_instance_id), "preflight", may_fail=True
+    )
     answers = await asyncio.gather(
         preflight_read, *(_read(readers[i.activity], i.input, i.fact) for i in first)
     )
@@ -136,6 +132,20 @@ async def make(request: dict[str, Any], setup_instance_id: str, record: list[str
         "permissions": _permissions(request, preflight, location),
         "summary": plan_diff.summary(changes),
     }
+
+
+def _preflight_input(request: dict[str, Any], setup_instance_id: str) -> dict[str, Any]:
+    from provisioning import contracts
+
+    return contracts.PreflightInput(
+        subscription_id=request["subscriptionId"],
+        resource_group=request["resourceGroup"],
+        location=request.get("location"),
+        tags=dict(request.get("tags") or {}),
+        run_id=PLAN_RUN_ID,
+        instance_id=setup_instance_id,
+        request=request,
+    ).to_dict()
 
 
 def _collect(

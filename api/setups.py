@@ -19,7 +19,6 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from api.status import app_status_location
-from provisioning.settings import Settings, SettingsError
 from provisioning.status_polling import retry_after_seconds
 
 ORCHESTRATOR_NAME = "setup_orchestrator"
@@ -42,24 +41,12 @@ async def handle_start_setup(
     req: func.HttpRequest, client: df.DurableOrchestrationClient, env: Mapping[str, str]
 ) -> func.HttpResponse:
     """Validate, then 202 with the target's run (started now or already going); 400 lists every error."""
-    # Imported here, not at module level: the request model (pydantic) is most of the app's own import time,
-    # and every worker start (orchestrations, activities) would pay it; only the starter needs it.
-    from provisioning.request import SetupRequest, validate_setup_request
-
-    validated = validate_setup_request(req.get_body())
-    if not isinstance(validated, SetupRequest):
-        logger.info("setup request rejected: %d problem(s) in fields %s", len(validated),
-                    sorted({error.field for error in validated}))
-        return _json(400, {"errors": [error.to_dict() for error in validated]})
-
-    try:
-        settings = Settings.from_env(env)
-    except SettingsError as exc:
-        logger.error("setup request refused: %s", exc)
-        return _json(500, {"error": {"code": "InvalidAppSettings", "message": str(exc)}})
-
     from api import instances  # imports this module: one run per target across kinds, the target's record
 
+    parsed = instances.parse_request(req, env, "setup")
+    if isinstance(parsed, func.HttpResponse):
+        return parsed
+    validated, settings = parsed
     instance_id = validated.instance_id
     try:
         if await _is_active(client, instance_id):

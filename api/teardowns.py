@@ -18,7 +18,6 @@ import azure.functions as func
 from api import instances
 from api.setups import _json, check_status_response
 from provisioning import lifecycle
-from provisioning.settings import Settings, SettingsError
 
 logger = logging.getLogger(__name__)
 
@@ -35,17 +34,10 @@ async def handle_start_teardown(
     req: func.HttpRequest, client: df.DurableOrchestrationClient, env: Mapping[str, str]
 ) -> func.HttpResponse:
     """Validate, then 202 with the target's teardown (started now or going); 409 while a setup runs."""
-    from provisioning.request import SetupRequest, validate_setup_request
-
-    validated = validate_setup_request(req.get_body())
-    if not isinstance(validated, SetupRequest):
-        return _json(400, {"errors": [error.to_dict() for error in validated]})
-    try:
-        settings = Settings.from_env(env)
-    except SettingsError as exc:
-        logger.error("teardown request refused: %s", exc)
-        return _json(500, {"error": {"code": "InvalidAppSettings", "message": str(exc)}})
-
+    parsed = instances.parse_request(req, env, lifecycle.TEARDOWN)
+    if isinstance(parsed, func.HttpResponse):
+        return parsed
+    validated, settings = parsed
     ids = lifecycle.instance_ids(validated.instance_id)
     teardown_id = ids[lifecycle.TEARDOWN]
     try:

@@ -102,6 +102,13 @@ class _Context:
     def keep(self, resource_id: str, resource_type: str, group: str, reason: str) -> None:
         self.decision.kept.append(Item(resource_id, resource_type, group, reason))
 
+    def untagged(self, resource_id: str, resource_type: str, group: str, ours: bool, reason: str) -> None:
+        """A subnet or peering (no tag): deleted when `ours`, else kept."""
+        if ours:
+            self.delete(resource_id, resource_type, group, reason)
+        else:
+            self.keep(resource_id, resource_type, group, NOT_OURS)
+
     def tagged(self, name: str, group: str, kind: str) -> None:
         """identity, cluster, registry: ours by tag, else kept (a record without the tag: unclear)."""
         fact = self.fact(name)
@@ -158,15 +165,13 @@ def _peerings(ctx: _Context) -> None:
         peering = lifecycle.find_child(ctx.fact(vnet_fact), "peerings", name)
         if peering is None:
             continue
-        if vnets_ours or ctx.recorded(peering["id"]):
-            ctx.delete(
-                peering["id"],
-                lifecycle.PEERING,
-                "peerings",
-                "peering made by a setup for this target (on or towards a vnet it made, or recorded)",
-            )
-        else:
-            ctx.keep(peering["id"], lifecycle.PEERING, "peerings", NOT_OURS)
+        ctx.untagged(
+            peering["id"],
+            lifecycle.PEERING,
+            "peerings",
+            vnets_ours or ctx.recorded(peering["id"]),
+            "peering made by a setup for this target (on or towards a vnet it made, or recorded)",
+        )
 
 
 def _principal_ours(ctx: _Context, wanted: lifecycle.WantedAssignment) -> bool:
@@ -246,15 +251,14 @@ def _networks(ctx: _Context) -> None:
             item = Item(subnet["id"], lifecycle.SUBNET, "subnets", "")
             if ctx.ours(name):
                 children.append(item)
-            elif ctx.recorded(subnet["id"]):
-                ctx.delete(
+            else:
+                ctx.untagged(
                     subnet["id"],
                     lifecycle.SUBNET,
                     "subnets",
+                    ctx.recorded(subnet["id"]),
                     "subnet a setup for this target added to an existing vnet (recorded)",
                 )
-            else:
-                ctx.keep(subnet["id"], lifecycle.SUBNET, "subnets", NOT_OURS)
         vnet_items.append((name, vnet, children, foreign))
     for name, vnet, children, foreign in vnet_items:
         if not ctx.ours(name):

@@ -88,3 +88,11 @@ def drift_peering_flag(lab: Lab, target: Target, vnet: str, peering: str) -> str
 def scoped_fault(lab: Lab, target: Target, **fields: Any) -> Any:
     """A simulator fault that only hits requests of `target`'s subscription."""
     return lab.sim.add_fault(path="^" + re.escape(target.path_scope), regex=True, **fields)
+
+
+def hold_registry(lab: Lab, target: Target, method: str) -> Any:
+    """The target's next registry `method` (PUT, DELETE) takes a second: 429 with Retry-After 1, which the
+    SDK waits out inside the activity, so the run is surely still going a moment later."""
+    return scoped_fault(
+        lab, target, method=method, resource_type=REGISTRY, kind="status", status=429, retry_after=1, count=1
+    )

@@ -18,10 +18,10 @@ from tests.lifecycle.helpers import (
     arm_writes,
     drift_peering_flag,
     drift_retention,
+    hold_registry,
     ids,
     plan,
     post,
-    scoped_fault,
     teardown,
 )
 from tests.reliability.harness import Lab, Target
@@ -173,16 +173,7 @@ def test_one_run_per_target_across_kinds(lab: Lab) -> None:
     target = Target("lifecycle|busy")
     lab.prepare(target)
     # A registry write that waits 1 s (429 + Retry-After, the SDK retries): the setup is surely still running.
-    scoped_fault(
-        lab,
-        target,
-        method="PUT",
-        resource_type="Microsoft.ContainerRegistry/registries",
-        kind="status",
-        status=429,
-        retry_after=1,
-        count=1,
-    )
+    hold_registry(lab, target, "PUT")
     setup = post(lab, "setups", target.body())
     assert setup.status_code == 202
     refused = post(lab, "teardowns", target.body())
@@ -197,16 +188,7 @@ def test_one_run_per_target_across_kinds(lab: Lab) -> None:
     status, _ = lab.wait(setup.json()["statusQueryGetUri"])
     assert status == 200
 
-    scoped_fault(
-        lab,
-        target,
-        method="DELETE",
-        resource_type="Microsoft.ContainerRegistry/registries",
-        kind="status",
-        status=429,
-        retry_after=1,
-        count=1,
-    )
+    hold_registry(lab, target, "DELETE")
     started = post(lab, "teardowns", target.body())
     assert started.status_code == 202
     refused = post(lab, "setups", target.body())

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 
-from tests.lifecycle.helpers import ids, scoped_fault, start_teardown, teardown
+from tests.lifecycle.helpers import hold_registry, ids, scoped_fault, start_teardown, teardown
 from tests.reliability.harness import Lab, Target
 
 DELETED_TYPES = (
@@ -97,16 +97,7 @@ def test_a_permanent_delete_fault_fails_the_teardown_and_a_second_one_finishes(l
 def test_a_teardown_survives_the_host_being_killed(lab: Lab) -> None:
     target, before, created = set_up(lab, "lifecycle|crash")
     # The registry delete waits 1 s (429 + Retry-After): the host is killed while it is going.
-    scoped_fault(
-        lab,
-        target,
-        method="DELETE",
-        resource_type="Microsoft.ContainerRegistry/registries",
-        kind="status",
-        status=429,
-        retry_after=1,
-        count=1,
-    )
+    hold_registry(lab, target, "DELETE")
     accepted = start_teardown(lab, target)
     time.sleep(0.5)
     running = lab.http.get(accepted["statusQueryGetUri"], timeout=10).json()

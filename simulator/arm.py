@@ -99,6 +99,8 @@ from simulator.rbac import (
     Rbac,
     action_for,
     authorization_failed_message,
+    linked_authorization_failed_message,
+    linked_checks,
 )
 
 # Seconds an operation takes at latency_scale=1, per resource type (lower case) and kind.
@@ -616,9 +618,23 @@ class Arm:
         if action is None or action.lower() in UNAUTHORIZED_ACTIONS:
             return
         scope = "/" + req.path.strip("/")
-        if not self.rbac.is_allowed(self.assignments_at(scope, principal_id), action, scope):
+        if not self.allowed(principal_id, action, scope):
             message = authorization_failed_message(principal_id, action, scope)
             raise ArmError(403, "AuthorizationFailed", message)
+        try:
+            body = req.json() if req.method == "PUT" else None
+        except ArmError:
+            return  # the provider answers the bad body
+        # A write that references another resource also needs an action there (ARM's linked scopes).
+        for linked_action, linked in linked_checks(action, body):
+            if not self.allowed(principal_id, linked_action, linked):
+                message = linked_authorization_failed_message(
+                    principal_id, action, scope, linked_action, linked
+                )
+                raise ArmError(403, "LinkedAuthorizationFailed", message)
+
+    def allowed(self, principal_id: str, action: str, scope: str) -> bool:
+        return self.rbac.is_allowed(self.assignments_at(scope, principal_id), action, scope)
 
     def canonical_names(self) -> dict[str, str]:
         """Lower-case type segment -> the spelling of the registered resource types (for ARM's messages)."""

@@ -542,6 +542,61 @@ class Rbac:
         return out
 
 
+# Linked access checks: a write that references another resource needs an action on that resource too
+# (ARM's "linked scopes"): (action of the write) -> [(path in the body to the referenced id, action on it)].
+LINKED_ACTIONS: dict[str, list[tuple[str, str]]] = {
+    "microsoft.network/privatednszones/virtualnetworklinks/write": [
+        ("properties.virtualNetwork.id", "Microsoft.Network/virtualNetworks/join/action")
+    ],
+    "microsoft.network/virtualnetworks/virtualnetworkpeerings/write": [
+        ("properties.remoteVirtualNetwork.id", "Microsoft.Network/virtualNetworks/peer/action")
+    ],
+    "microsoft.containerservice/managedclusters/write": [
+        (
+            "properties.agentPoolProfiles[].vnetSubnetID",
+            "Microsoft.Network/virtualNetworks/subnets/join/action",
+        )
+    ],
+}
+
+
+def _values_at(body: Any, path: str) -> list[Any]:
+    """The values at a dotted path; ``name[]`` walks a list."""
+    values = [body]
+    for key in path.split("."):
+        walk_list = key.endswith("[]")
+        key = key.removesuffix("[]")
+        nxt: list[Any] = []
+        for v in values:
+            item = v.get(key) if isinstance(v, dict) else None
+            if walk_list and isinstance(item, list):
+                nxt.extend(item)
+            elif item is not None and not walk_list:
+                nxt.append(item)
+        values = nxt
+    return values
+
+
+def linked_checks(action: str, body: Any) -> list[tuple[str, str]]:
+    """(linked action, linked scope) pairs a write must also be allowed, from the ids its body references."""
+    out = []
+    for path, linked_action in LINKED_ACTIONS.get(action.lower(), []):
+        for value in _values_at(body, path):
+            if isinstance(value, str) and value.lower().startswith("/subscriptions/"):
+                out.append((linked_action, normalize_scope(value)))
+    return out
+
+
+def linked_authorization_failed_message(
+    principal_id: str, action: str, scope: str, linked_action: str, linked_scope: str
+) -> str:
+    return (
+        f"The client '{principal_id}' with object id '{principal_id}' has permission to perform action "
+        f"'{action}' on scope '{scope}'; however, it does not have permission to perform action "
+        f"'{linked_action}' on the linked scope(s) '{linked_scope}' or the linked scope(s) are invalid."
+    )
+
+
 def authorization_failed_message(principal_id: str, action: str, scope: str) -> str:
     return (
         f"The client '{principal_id}' with object id '{principal_id}' does not have authorization to perform "

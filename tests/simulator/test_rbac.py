@@ -616,3 +616,60 @@ def test_the_node_resource_group_is_out_of_reach_of_group_grants(simulator: Simu
     simulator.grant("Private DNS Zone Contributor", SUB_SCOPE)
     zones = list(dns.private_zones.list_by_resource_group(node_rg))
     assert [z.name for z in zones] == [cluster.properties.private_fqdn.split(".", 1)[1]]
+
+
+# ----- linked scopes: a write that references another resource needs an action there too --------------------
+def linked_message(principal: str, action: str, scope: str, linked_action: str, linked: str) -> str:
+    return (
+        f"The client '{principal}' with object id '{principal}' has permission to perform action "
+        f"'{action}' on scope '{scope}'; however, it does not have permission to perform action "
+        f"'{linked_action}' on the linked scope(s) '{linked}' or the linked scope(s) are invalid."
+    )
+
+
+def test_peering_needs_peer_on_the_remote_and_a_dns_link_join_on_the_vnet(
+    simulator: Simulator, groups: None
+) -> None:
+    app = simulator.app_principal_id
+    net = sdk_client(NetworkManagementClient, simulator)
+    local = net.virtual_networks.begin_create_or_update(RG, "local", vnet_body("10.1.0.0/16")).result()
+    remote = net.virtual_networks.begin_create_or_update(
+        OTHER_RG, "remote", vnet_body("10.2.0.0/16")
+    ).result()
+    dns = sdk_client(PrivateDnsManagementClient, simulator)
+    dns.private_zones.begin_create_or_update(OTHER_RG, "z.io", {"location": "global"}).result()
+    zone_id = f"{SUB_SCOPE}/resourceGroups/{OTHER_RG}/providers/Microsoft.Network/privateDnsZones/z.io"
+    simulator.set_grants([f"Network Contributor@{RG_SCOPE}", f"Private DNS Zone Contributor@{zone_id}"])
+
+    peering = {"properties": {"remoteVirtualNetwork": {"id": remote.id}, "allowVirtualNetworkAccess": True}}
+    with pytest.raises(HttpResponseError) as err:
+        net.virtual_network_peerings.begin_create_or_update(RG, "local", "to-remote", peering)
+    assert (err.value.status_code, err.value.error.code) == (403, "LinkedAuthorizationFailed")
+    assert err.value.error.message == linked_message(
+        app,
+        "Microsoft.Network/virtualNetworks/virtualNetworkPeerings/write",
+        vnet_path(RG, "local") + "/virtualNetworkPeerings/to-remote",
+        "Microsoft.Network/virtualNetworks/peer/action",
+        remote.id,
+    )
+
+    def link(vnet_id: str) -> dict:
+        return {
+            "location": "global",
+            "properties": {"virtualNetwork": {"id": vnet_id}, "registrationEnabled": False},
+        }
+
+    # join/action on the local vnet comes from Network Contributor on its group; none on the remote one.
+    dns.virtual_network_links.begin_create_or_update(OTHER_RG, "z.io", "to-local", link(local.id)).result()
+    with pytest.raises(HttpResponseError) as err:
+        dns.virtual_network_links.begin_create_or_update(OTHER_RG, "z.io", "to-remote", link(remote.id))
+    assert err.value.error.message == linked_message(
+        app,
+        "Microsoft.Network/privateDnsZones/virtualNetworkLinks/write",
+        zone_id + "/virtualNetworkLinks/to-remote",
+        "Microsoft.Network/virtualNetworks/join/action",
+        remote.id,
+    )
+    simulator.grant("Network Contributor", remote.id)
+    net.virtual_network_peerings.begin_create_or_update(RG, "local", "to-remote", peering).result()
+    dns.virtual_network_links.begin_create_or_update(OTHER_RG, "z.io", "to-remote", link(remote.id)).result()

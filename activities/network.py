@@ -221,6 +221,16 @@ def existing_vnet(vnet: Any) -> adoption.ExistingVnet:
     )
 
 
+def existing_peerings(vnet: Any) -> dict[str, tuple[str | None, str | None]]:
+    """The vnet's peerings: name -> (remote vnet id, provisioningState) (shared with preflight)."""
+    found: dict[str, tuple[str | None, str | None]] = {}
+    for peering in (vnet.properties.virtual_network_peerings if vnet.properties else None) or []:
+        properties = peering.properties
+        remote = properties.remote_virtual_network if properties else None
+        found[peering.name] = (remote.id if remote else None, _provisioning_state(peering))
+    return found
+
+
 def untagged_children(vnet: Any) -> list[str]:
     """Ids of the vnet's subnets and peerings: what preflight snapshots as existing before the run."""
     properties = vnet.properties

@@ -112,6 +112,8 @@ def _judge(
         if vnet is not None:
             rules = checks.vnet_rules(wanted, network.existing_vnet(vnet), location, check)
             problems.incompatible("virtual network", wanted.name, rules)
+            peering, rules = checks.peering_rules(wanted, network.existing_peerings(vnet))
+            problems.incompatible("virtual network peering", peering, rules)
             existed_before.extend(network.untagged_children(vnet))
     _judge_cluster(check, found.get(check.cluster_target), location, problems)
     _judge_registry(check, found.get(check.registry_target), problems)

@@ -8,6 +8,7 @@ reports exactly what the steps would refuse.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +31,7 @@ class WantedVnet:
     space: str
     subnets: tuple[tuple[str, str], ...]  # (name, prefix)
     carries_cluster: bool  # the AKS vnet: its whole space must stay clear of the service CIDR
+    peering: tuple[str, str] | None = None  # topology peering: (the run's peering on it, its remote vnet id)
 
     @property
     def target(self) -> str:
@@ -76,15 +78,24 @@ def checklist(request: Mapping[str, Any]) -> Checklist:
     aks_subnets = [(aks["nodeSubnetName"], aks["nodeSubnetPrefix"])]
     if request.get("hopsworksSubnet"):
         aks_subnets.append((request["hopsworksSubnet"]["name"], request["hopsworksSubnet"]["prefix"]))
-    vnets = [WantedVnet(aks["vnetName"], aks["addressSpace"], tuple(aks_subnets), carries_cluster=True)]
     network = request.get("hopsworksNetwork")
+    aks_peering = hopsworks_peering = None
+    if network:
+        on_hopsworks, on_aks = naming.peering_names(network["vnetName"], aks["vnetName"])
+        vnet_id = functools.partial(naming.resource_id, subscription_id, resource_group, VNET_TYPE)
+        aks_peering = (on_aks, vnet_id(network["vnetName"]))
+        hopsworks_peering = (on_hopsworks, vnet_id(aks["vnetName"]))
+    vnets = [
+        WantedVnet(aks["vnetName"], aks["addressSpace"], tuple(aks_subnets), True, aks_peering)
+    ]
     if network:
         vnets.append(
             WantedVnet(
                 network["vnetName"],
                 network["addressSpace"],
                 ((network["subnetName"], network["subnetPrefix"]),),
-                carries_cluster=False,
+                False,
+                hopsworks_peering,
             )
         )
     return Checklist(
@@ -150,6 +161,23 @@ def vnet_rules(wanted: WantedVnet, existing: adoption.ExistingVnet, location: st
     if wanted.carries_cluster:
         rules += adoption.service_network_problems(existing, check.service_cidr, check.dns_service_ip)
     return rules
+
+
+def peering_rules(
+    wanted: WantedVnet, existing_peerings: Mapping[str, tuple[str | None, str | None]]
+) -> tuple[str, list[str]]:
+    """The run's peering on `wanted` when it exists before the run (`existing_peerings`: name -> (remote vnet
+    id, provisioningState)): it is adopted, so it must point at the other vnet and not be Failed/Canceled.
+    Answers (its vnet/peering name, the rules it breaks)."""
+    if wanted.peering is None:
+        return "", []
+    name, remote_id = wanted.peering
+    folded = {key.casefold(): value for key, value in existing_peerings.items()}
+    found = folded.get(name.casefold())
+    if found is None:
+        return "", []
+    rules = adoption.peering_problems(found[0], remote_id) + adoption.failed_state_problems(found[1])
+    return f"{wanted.name}/{name}", rules
 
 
 def cluster_rules(existing: adoption.ExistingCluster, location: str | None, check: Checklist) -> list[str]:

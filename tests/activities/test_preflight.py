@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import pytest
+
 from activities import containerregistry, msi, network, resources
 from tests.activities.helpers import LOCATION, RG, SUB, assert_error, assert_ok, common, writes
 
@@ -230,3 +232,49 @@ def test_adopted_aks_vnet_is_checked_in_all_its_space_against_the_service_cidr(a
 
     request["request"]["aks"].update(serviceCidr="10.2.0.0/16", dnsServiceIp="10.2.0.10")
     assert_ok(resources.preflight(request))
+
+
+def test_a_failed_peering_under_the_runs_name_is_a_problem_before_any_write(azure: Any) -> None:
+    from azure.core.exceptions import HttpResponseError
+    from azure.mgmt.network import NetworkManagementClient
+
+    from simulator.testing import sdk_client
+    from tests.activities.helpers import rid
+    from tests.activities.test_network import VNET, put_vnet
+
+    put_vnet(azure, "aks-vnet", "10.240.0.0/16", {"aks-nodes": "10.240.0.0/20"})
+    put_vnet(azure, "hopsworks-vnet", "172.18.0.0/16", {"default": "172.18.0.0/24"})
+    azure.add_fault(method="PUT", resource_type=f"{VNET}/virtualNetworkPeerings", kind="lro_failed")
+    with pytest.raises(HttpResponseError):
+        sdk_client(NetworkManagementClient, azure).virtual_network_peerings.begin_create_or_update(
+            RG,
+            "hopsworks-vnet",
+            "hopsworks-vnet-to-aks-vnet",
+            {"properties": {"remoteVirtualNetwork": {"id": rid(VNET, "aks-vnet")}}},
+        ).result()
+    before = len(writes(azure))
+
+    error = assert_error(resources.preflight(preflight_input()), "PreflightFailed")
+
+    (problem,) = error["problems"]
+    assert problem["target"] == "virtual network peering 'hopsworks-vnet/hopsworks-vnet-to-aks-vnet'"
+    assert "Failed" in problem["message"]
+    assert len(writes(azure)) == before
+
+
+def test_preflight_reads_side_by_side(azure: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two of preflight's reads must be in flight at once: each waits for the other before it reads (it
+    would wait in vain, and preflight fail, if the reads ran one after another)."""
+    import threading
+
+    both = threading.Barrier(2, timeout=10)
+    for module, name in ((msi, "find_identity"), (containerregistry, "find_registry")):
+        real = getattr(module, name)
+
+        def waiting(*args: Any, real: Any = real) -> Any:
+            both.wait()
+            return real(*args)
+
+        monkeypatch.setattr(module, name, waiting)
+
+    assert_ok(resources.preflight(preflight_input()))

@@ -61,14 +61,24 @@ def test_registry_rules() -> None:
     assert preflight.registry_rules("Premium", None, "Succeeded", None) == []  # soft delete unknown
 
 
-def test_permission_problems_name_each_missing_action() -> None:
+def test_peering_rules_for_the_runs_own_peering_names() -> None:
     check = preflight.checklist(REQUEST)
-    problems = preflight.Problems()
-    no_network_writes = [{"actions": ["*"], "notActions": ["Microsoft.Network/*/write"]}]
-    preflight.permission_problems(check, no_network_writes, problems)
-    targets = [item["target"] for item in problems.items]
-    assert "Microsoft.Network/virtualNetworks/write" in targets
-    assert all(item["code"] == "MissingPermission" for item in problems.items)
-    problems = preflight.Problems()
-    preflight.permission_problems(check, [{"actions": ["*"], "notActions": []}], problems)
-    assert problems.items == []
+    aks_vnet, hopsworks_vnet = check.vnets
+    assert aks_vnet.peering is not None and aks_vnet.peering[0] == "aks-vnet-to-hopsworks-vnet"
+    assert aks_vnet.peering[1].endswith("/virtualNetworks/hopsworks-vnet")
+    aks_id = hopsworks_vnet.peering[1] if hopsworks_vnet.peering else ""
+    assert preflight.peering_rules(hopsworks_vnet, {}) == ("", [])
+    assert preflight.peering_rules(hopsworks_vnet, {"hopsworks-vnet-to-aks-vnet": (aks_id, "Succeeded")}) == (
+        "hopsworks-vnet/hopsworks-vnet-to-aks-vnet",
+        [],
+    )
+    name, rules = preflight.peering_rules(
+        hopsworks_vnet, {"Hopsworks-Vnet-To-Aks-Vnet": ("/elsewhere", "Failed")}
+    )
+    assert len(rules) == 2 and "/elsewhere" in rules[0] and "Failed" in rules[1]
+    subnet_request = copy.deepcopy(REQUEST)
+    subnet_request.update(
+        topology="subnet", hopsworksNetwork=None, hopsworksSubnet={"name": "h", "prefix": "10.240.16.0/24"}
+    )
+    (only,) = preflight.checklist(subnet_request).vnets
+    assert only.peering is None and preflight.peering_rules(only, {"x": ("/y", "Failed")}) == ("", [])

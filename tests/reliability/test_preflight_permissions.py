@@ -26,7 +26,9 @@ def test_missing_permissions_fail_the_run_in_preflight_before_any_write(lab: Lab
     message = result.output
     assert "step preflight" in message
     for action in MISSING:
-        assert action in message
+        # each missing action with its scope and what to grant
+        assert f"lacks '{action}' on resource group '{target.rg_id}'; grant '" in message
+    assert f"grant 'Role Based Access Control Administrator' on {target.rg_id}" in message
     requests = lab.log(target, since=mark)
     assert any("Microsoft.Authorization/permissions" in e["path"] for e in requests)  # it did ask
     assert [e for e in requests if e["method"] in ("PUT", "PATCH", "DELETE")] == []

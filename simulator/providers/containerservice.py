@@ -6,7 +6,8 @@ sends), as AKS answers.
   409 ``OperationNotAllowed``. DELETE: 202 with ``Location`` (and ``Azure-AsyncOperation``), allowed while an
   update runs (that one ends ``Canceled``) but 409 ``OperationNotAllowed`` while the create runs ("Operation
   is not allowed because there's an in progress create managed cluster operation ..."); 204 when absent.
-* While the create runs, the node vnet is held (``Operation.holds``): the Network RP answers writes into it
+* While the create (or a PUT repairing a Failed/Canceled cluster) runs, the node vnet is held
+  (``Operation.holds``): the Network RP answers writes into it
   409 ``AnotherOperationInProgress`` (see network.py). A create started while that vnet, a subnet or a peering
   of it has an operation running, or while the vnet or node subnet is Failed/Canceled, ends Failed with
   ``ReferencedResourceNotProvisioned`` (the cluster is left Failed; a PUT once the network is right repairs
@@ -349,11 +350,16 @@ def put_cluster(arm: Arm, req: Request) -> Response:
                     f"'{read(new_body)}').",
                     "PropertyChangeNotAllowed",
                 )
+    # A create, or a PUT that repairs a Failed/Canceled cluster, (re)builds the node pools in the node subnet.
+    builds_nodes = existing is None or existing.body["properties"].get("provisioningState") in (
+        "Failed",
+        "Canceled",
+    )
     principals = _make_side_effects(arm, req, existing, new_body, vnet)
     arm.store.put(rid, TYPE, new_body, internal={"principals": principals, "nodeSubnet": node_subnet_id})
     if subnet is not None:
         network.mark_subnet_in_use(arm, subnet.id, _vmss_ip_configuration(new_body))
-    not_provisioned = _node_network_not_provisioned(arm, subnet, vnet, new_body) if existing is None else None
+    not_provisioned = _node_network_not_provisioned(arm, subnet, vnet, new_body) if builds_nodes else None
     response = arm.start_lro(
         req,
         rid,
@@ -364,9 +370,9 @@ def put_cluster(arm: Arm, req: Request) -> Response:
         on_done=_cluster_written,
     )
     op = arm.active_operation(rid)
-    if op is not None and existing is None and vnet is not None:
-        # While AKS builds the cluster it writes into the node vnet (NICs, VMSS, its DNS link): the Network RP
-        # refuses other writes there until the create ends (see network.py, AnotherOperationInProgress).
+    if op is not None and builds_nodes and vnet is not None:
+        # While AKS builds the nodes it writes into the node vnet (NICs, VMSS): the Network RP refuses other
+        # writes there until that operation ends (see network.py, AnotherOperationInProgress).
         op.holds.append(vnet.id)
     if op is not None and not_provisioned is not None and op.outcome == "Succeeded":
         op.outcome = "Failed"

@@ -123,6 +123,23 @@ def test_a_peering_already_there_cannot_be_deleted_while_the_cluster_is_created(
     net.virtual_network_peerings.begin_delete(RG, "aks-vnet", "aks-to-hops").result()
 
 
+def test_a_put_repairing_a_failed_cluster_holds_the_vnet_too(net, aks, simulator):
+    simulator.add_fault(method="PUT", path="/managedClusters/", kind="lro_failed", code="InternalServerError")
+    with pytest.raises(HttpResponseError):
+        aks.managed_clusters.begin_create_or_update(RG, "hops-aks", cluster_body()).result()
+    simulator.polls_to_complete = 3
+    aks.managed_clusters.begin_create_or_update(RG, "hops-aks", cluster_body(), polling=False)
+    simulator.polls_to_complete = 1
+    refused = writes_into_the_aks_vnet(net)
+    assert refused["put subnet"].error.code == "AnotherOperationInProgress"
+    for _ in range(3):
+        state = aks.managed_clusters.get(RG, "hops-aks").properties.provisioning_state
+    assert state == "Succeeded"
+    net.subnets.begin_create_or_update(
+        RG, "aks-vnet", "more", {"properties": {"addressPrefix": "10.10.32.0/24"}}
+    ).result()
+
+
 def test_the_hold_lasts_the_scaled_create_time_with_the_latency_model(net, aks, simulator):
     simulator.polls_to_complete = None
     simulator.latency_scale = 0.005  # cluster create: 300 s -> 1.5 s
@@ -145,18 +162,16 @@ def test_the_hold_lasts_the_scaled_create_time_with_the_latency_model(net, aks, 
 def test_a_cluster_created_while_its_vnet_is_busy_ends_failed(net, aks, simulator, busy_with):
     simulator.polls_to_complete = 5
     if busy_with == "vnet update":
-        net.virtual_networks.begin_create_or_update(
-            RG, "aks-vnet", vnet_body(subnets=AKS_SUBNETS), polling=False
-        )
+        busy = net.virtual_networks.begin_create_or_update(RG, "aks-vnet", vnet_body(subnets=AKS_SUBNETS))
         last = "PutVirtualNetworkOperation"
     elif busy_with == "subnet create":
-        net.subnets.begin_create_or_update(
-            RG, "aks-vnet", "more", {"properties": {"addressPrefix": "10.10.32.0/24"}}, polling=False
+        busy = net.subnets.begin_create_or_update(
+            RG, "aks-vnet", "more", {"properties": {"addressPrefix": "10.10.32.0/24"}}
         )
         last = "PutSubnetOperation"
     else:
-        net.virtual_network_peerings.begin_create_or_update(
-            RG, "aks-vnet", "aks-to-hops", peering("hops-vnet"), polling=False
+        busy = net.virtual_network_peerings.begin_create_or_update(
+            RG, "aks-vnet", "aks-to-hops", peering("hops-vnet")
         )
         last = "PutVirtualNetworkPeeringOperation"
     simulator.polls_to_complete = 1
@@ -169,8 +184,11 @@ def test_a_cluster_created_while_its_vnet_is_busy_ends_failed(net, aks, simulato
     cluster = aks.managed_clusters.get(RG, "hops-aks")
     assert cluster.properties.provisioning_state == "Failed"
     assert cluster.properties.status.provisioning_error.code == "ReferencedResourceNotProvisioned"
-    for _ in range(5):  # the network write ends
-        net.virtual_networks.get(RG, "aks-vnet")
+    # A repair PUT while the network write still runs fails the same way; once it ended, it succeeds.
+    with pytest.raises(HttpResponseError) as err:
+        aks.managed_clusters.begin_create_or_update(RG, "hops-aks", cluster_body()).result()
+    assert err.value.error.code == "ReferencedResourceNotProvisioned"
+    assert busy.result().provisioning_state == "Succeeded"
     fixed = aks.managed_clusters.begin_create_or_update(RG, "hops-aks", cluster_body()).result()
     assert fixed.properties.provisioning_state == "Succeeded"
 

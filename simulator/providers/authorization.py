@@ -1,4 +1,8 @@
-"""Microsoft.Authorization: role assignments at any scope, built-in role definitions, permissions of a group.
+"""Microsoft.Authorization: role assignments and role definitions at any scope, the caller's permissions.
+
+The model (built-in and custom roles, configured grants, who may do what) is ``simulator/rbac.py``; the core
+authorizes every request before a handler here runs. Listing shows the configured grants (as role assignments
+with deterministic names) next to the ones made through ARM.
 
 Api-version 2022-04-01 (what azure-mgmt-authorization 4.0.0 sends). Azure's rules modelled here:
 
@@ -12,7 +16,13 @@ Api-version 2022-04-01 (what azure-mgmt-authorization 4.0.0 sends). Azure's rule
 * the same (scope, role, principal) under another name: 409 ``RoleAssignmentExists``; the same name with other
   properties: 409 ``RoleAssignmentUpdateNotPermitted``; the same name and properties: 200 with the stored one;
 * DELETE answers 200 with the deleted assignment, 204 when absent;
-* deleting a resource removes the assignments scoped at or under it (the store does that by id prefix).
+* deleting a resource removes the assignments scoped at or under it (the store does that by id prefix);
+* lists: at and above the scope, and beneath it unless ``$filter=atScope()``; ``principalId eq`` /
+  ``assignedTo()`` filter by principal;
+* custom roles: ``PUT .../roleDefinitions/{guid}`` (one permission block, assignable scopes; 409
+  ``RoleDefinitionWithSameNameExists``), DELETE (409 ``RoleDefinitionHasAssignments`` while assigned);
+* permissions: ``Permissions_ListForResourceGroup`` and ``Permissions_ListForResource`` only (no subscription
+  variant: the core answers 404 ``InvalidResourceType``), one entry per assignment that applies there.
 """
 
 from __future__ import annotations

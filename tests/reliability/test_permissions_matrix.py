@@ -20,7 +20,7 @@ from provisioning import permissions
 from provisioning.request import SetupRequest, validate_setup_request
 from simulator.testing import SUBSCRIPTION_ID
 from tests.provisioning.sample_requests import peering_request, subnet_request
-from tests.reliability.harness import Lab
+from tests.reliability.harness import Lab, Target
 from tests.reliability.permissions_matrix import (
     CELLS,
     LINK_WRITE,
@@ -144,3 +144,34 @@ def test_custom_role_without_one_action_fails_preflight_naming_it(
     named = {p["target"] for p in result["error"]["problems"] if p["code"] == permissions.MISSING_PERMISSION}
     assert named <= {action}, named  # nothing else is reported missing
     assert [r for r in azure.requests[mark:] if r["method"] in WRITES] == []
+
+
+def test_a_taken_registry_name_the_app_may_not_check_is_decided_by_the_create(lab: Lab) -> None:
+    """Owner on the group only: checkNameAvailability answers 403, preflight lets the run go on, and the
+    registry create's own AlreadyInUse fails it; everything the run made is rolled back."""
+    target = Target("permissions|registry name taken, not checkable", "subnet")
+    other = Target("permissions|registry name owner", "subnet")
+    saved = lab.sim.grants()
+    try:
+        lab.sim.set_grants([f"Owner@/subscriptions/{other.subscription_id}", f"Owner@{target.rg_id}"])
+        lab.prepare(target)
+        lab.prepare(other)
+        registry = "Microsoft.ContainerRegistry/registries"
+        lab.arm_settled(
+            "PUT",
+            f"{other.rg_id}/providers/{registry}/{target.acr_name}",
+            registry,
+            {"location": LOCATION, "sku": {"name": "Premium"}},
+        )
+        before = lab.resources(target)
+        mark = lab.log_mark()
+
+        result = lab.run(target)
+
+        log = lab.log(target, since=mark)
+        assert [e["status"] for e in log if e["path"].endswith("/checkNameAvailability")][:1] == [403]
+        assert result.runtime_status == "Failed", result.payload
+        assert result.custom_status["error"] == {"step": "acr", "code": "AlreadyInUse"}
+        assert lab.resources(target) == before
+    finally:
+        lab.sim.set_grants(saved)

@@ -673,3 +673,32 @@ def test_peering_needs_peer_on_the_remote_and_a_dns_link_join_on_the_vnet(
     simulator.grant("Network Contributor", remote.id)
     net.virtual_network_peerings.begin_create_or_update(RG, "local", "to-remote", peering).result()
     dns.virtual_network_links.begin_create_or_update(OTHER_RG, "z.io", "to-remote", link(remote.id)).result()
+
+
+def test_custom_role_assigned_through_arm_and_deleted_only_when_unassigned(
+    simulator: Simulator, groups: None
+) -> None:
+    identity = sdk_client(ManagedServiceIdentityClient, simulator).user_assigned_identities.create_or_update(
+        RG, "ops", {"location": "westeurope"}
+    )
+    auth = sdk_client(AuthorizationManagementClient, simulator)
+    role_id = str(uuid.uuid4())
+    auth.role_definitions.create_or_update(
+        SUB_SCOPE,
+        role_id,
+        {
+            "role_name": "Subnet joiner",
+            "permissions": [{"actions": ["Microsoft.Network/virtualNetworks/subnets/join/action"]}],
+            "assignable_scopes": [SUB_SCOPE],
+        },
+    )
+    name = str(uuid.uuid4())
+    auth.role_assignments.create(RG_SCOPE, name, role_body(role_id, identity.principal_id))
+    with pytest.raises(HttpResponseError) as err:
+        auth.role_definitions.delete(SUB_SCOPE, role_id)
+    assert (err.value.status_code, err.value.error.code) == (409, "RoleDefinitionHasAssignments")
+    auth.role_assignments.delete(RG_SCOPE, name)
+    assert auth.role_definitions.delete(SUB_SCOPE, role_id).name == role_id
+    with pytest.raises(HttpResponseError) as err:
+        auth.role_definitions.get(SUB_SCOPE, role_id)
+    assert err.value.error.code == "RoleDefinitionDoesNotExist"

@@ -304,8 +304,9 @@ class CustomRole:
 
     @property
     def file_name(self) -> str:
-        subscription_part = "subscription part" in self.name
-        return "hopsworks-setup-subscription.json" if subscription_part else "hopsworks-setup.json"
+        """Where the printed `az role definition create --role-definition @<file>` expects the definition."""
+        on_group = "/resourcegroups/" in self.scope.casefold()
+        return "hopsworks-setup.json" if on_group else "hopsworks-setup-subscription.json"
 
     def definition(self) -> dict[str, Any]:
         """The role definition as `az role definition create --role-definition @file` reads it."""
@@ -318,11 +319,6 @@ class CustomRole:
             "NotActions": [],
             "AssignableScopes": [self.scope],
         }
-
-    def reaches(self, need: Need) -> bool:
-        return scope_contains(self.scope, need.scope) and any(
-            roles.action_matches(action, need.action) for action in self.actions
-        )
 
     def to_dict(self) -> dict[str, Any]:
         return {"scope": self.scope, "definition": self.definition()}

@@ -78,8 +78,10 @@ def preflight(wanted: c.PreflightInput) -> dict[str, Any]:
     location, existed_before = _judge(check, found, problems)
     if problems.items:
         return _results.error(checks.PREFLIGHT_FAILED, problems.summary(), problems=problems.items)
-    notes = {"notes": problems.notes} if problems.notes else {}
-    return _results.ok([], {"location": location, "existedBefore": sorted(existed_before), **notes})
+    output = c.PreflightOutput(
+        location=location, existed_before=sorted(existed_before), notes=list(problems.notes) or None
+    )
+    return _results.ok([], output)
 
 
 def _answer(result: Callable[[], Any]) -> tuple[Any, dict[str, Any] | None]:

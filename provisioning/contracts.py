@@ -275,6 +275,12 @@ class PreflightOutput(Wire):
     # What preflight could not check ahead (e.g. the registry name without checkNameAvailability/read).
     notes: list[str] | None = None
 
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        if self.notes is None:
+            del data["notes"]
+        return data
+
 
 @dataclass(frozen=True, kw_only=True)
 class IdentityInput(ActivityInput):

@@ -30,8 +30,8 @@ from azure.durable_functions.models.Task import TaskBase
 
 from provisioning import contracts, lifecycle, teardown
 from provisioning import status as step_status
+from provisioning.contracts import Timing
 from provisioning.errors import backoff_seconds
-from provisioning.plan import Timing
 
 bp = df.Blueprint()
 
@@ -234,7 +234,7 @@ def _as_result(answer: Any) -> dict:
 def run_teardown(context: df.DurableOrchestrationContext) -> Generator[TaskBase, Any, dict]:
     payload = context.get_input() or {}
     request = payload["request"]
-    work = _Teardown(context, request, Timing.from_input(payload.get("timing")))
+    work = _Teardown(context, request, Timing.from_dict(payload.get("timing") or {}))
     work.states = {step: step_status.PENDING for step in teardown.STEPS}
     return (yield from work.run(list(payload.get("record") or []), str(payload["setupInstanceId"])))
 

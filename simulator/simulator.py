@@ -457,18 +457,18 @@ class Simulator:
         )
 
     def _control_grants(self, method: str, query: dict[str, str], data: Any) -> Response | None:
-        """GET: the configured grants; POST {role, scope, principalId?}: add one; PUT [grant, ...]: replace
-        all ("ROLE@SCOPE" strings or objects); DELETE [?principalId=]: revoke (default: the app's)."""
+        """GET: the configured grants; POST {role, scope, principalId?}: add one; PUT or POST [grant, ...]:
+        replace all ("ROLE@SCOPE" strings or objects); DELETE [?principalId=]: revoke (default: the app's)."""
         if method == "GET":
             return Response(200, self.grants())
+        if method in ("POST", "PUT") and isinstance(data, list):
+            return Response(200, self.set_grants(data))
         if method == "POST":
             if not isinstance(data, dict):
                 raise ValueError("a grant is a JSON object {role, scope, principalId?}")
             return Response(201, self.grant(data["role"], data["scope"], data.get("principalId")))
         if method == "PUT":
-            if not isinstance(data, list):
-                raise ValueError("PUT grants takes a JSON list of grants")
-            return Response(200, self.set_grants(data))
+            raise ValueError("PUT grants takes a JSON list of grants")
         if method == "DELETE":
             self.revoke_all(query.get("principalId"))
             return Response(204)

@@ -518,6 +518,9 @@ def test_grants_over_the_control_api(simulator: Simulator, groups: None) -> None
         net.virtual_networks.begin_create_or_update(OTHER_RG, "vnet", vnet_body())
     bad = requests.post(url, json={"role": "Owner", "scope": "rg"}, **kw)
     assert bad.status_code == 400 and "scope" in bad.json()["error"]["message"]
+    as_post = requests.post(url, json=[f"Owner@{RG_SCOPE}", {"role": "Reader", "scope": SUB_SCOPE}], **kw)
+    assert as_post.status_code == 200 and [g["role"] for g in as_post.json()] == ["Owner", "Reader"]
+    assert requests.put(url, json={"role": "Owner", "scope": RG_SCOPE}, **kw).status_code == 400
     assert requests.delete(url, **kw).status_code == 204
     assert requests.get(url, **kw).json() == []
     assert simulator.state()["grants"] == []

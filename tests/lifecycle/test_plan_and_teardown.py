@@ -4,9 +4,13 @@ across kinds."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import uuid
 from collections import Counter
 
+import azure.functions as func
+import pytest
 import requests
 
 from provisioning import naming, roles
@@ -22,6 +26,7 @@ from tests.lifecycle.helpers import (
     ids,
     plan,
     post,
+    scoped_fault,
     teardown,
 )
 from tests.reliability.harness import Lab, Target
@@ -213,3 +218,45 @@ def test_subnet_topology_setup_and_teardown(lab: Lab) -> None:
     removed = teardown(lab, target)
     assert removed.runtime_status == "Completed", removed.output
     assert lab.state(target) == before
+
+
+def test_plan_answers_503_while_azure_stays_busy(lab: Lab) -> None:
+    target = Target("lifecycle|busy-reads")
+    lab.prepare(target)
+    fault = scoped_fault(
+        lab,
+        target,
+        method="GET",
+        resource_type=VNET,
+        kind="status",
+        status=409,
+        code="AnotherOperationInProgress",
+        count=-1,
+    )
+    answer = post(lab, "plans", target.body())
+    fault.count = 0
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["Retry-After"] and answer.json()["error"]["code"] == "AnotherOperationInProgress"
+    assert fault.fired >= 3  # each read was tried again before giving up
+    assert post(lab, "plans", target.body()).status_code == 200
+
+
+def test_plan_answers_504_before_the_front_end_cuts_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from api import plans
+
+    async def slow(*_: object) -> dict:
+        await asyncio.sleep(5)
+        return {}
+
+    class NoDurableExtension:
+        async def get_status(self, *_: object, **__: object) -> None:
+            raise ConnectionError("no extension in this test: the record is left out")
+
+    monkeypatch.setattr(plans, "make", slow)
+    monkeypatch.setattr(plans, "PLAN_DEADLINE_SECONDS", 0.05)
+    request = func.HttpRequest(
+        "POST", "http://localhost/api/plans", body=json.dumps(Target("x").body()).encode()
+    )
+    answer = asyncio.run(plans.handle_plan(request, NoDurableExtension(), {}))  # type: ignore[arg-type]
+    assert answer.status_code == 504
+    assert json.loads(answer.get_body())["error"]["code"] == "PlanTimeout"

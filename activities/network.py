@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import azure.durable_functions as df
@@ -109,7 +109,7 @@ def _ensure_vnet(wanted: VnetInput, wanted_subnets: list[tuple[str, str]]) -> di
 
 
 def _vnet_body(wanted: VnetInput, kept: list[tuple[str, str]], added: list[tuple[str, str]]) -> Any:
-    """The vnet this run makes: the requested space, its own tags, `kept` subnets and then `wanted` ones."""
+    """The vnet this run makes: the requested space, the run's tags, `kept` subnets and then `added` ones."""
     from azure.mgmt.network import models
 
     return models.VirtualNetwork(
@@ -160,23 +160,24 @@ def _vnet_wrong(vnet: Any) -> str | None:
     return None
 
 
+def _subnet_put(
+    client: Any, resource_group: str, vnet_name: str, name: str, prefix: str
+) -> Callable[[], Any]:
+    """The PUT of one subnet (waits for its operation)."""
+    from azure.mgmt.network import models
+
+    body = models.Subnet(properties=models.SubnetPropertiesFormat(address_prefix=prefix))
+    return lambda: client.subnets.begin_create_or_update(resource_group, vnet_name, name, body).result()
+
+
 def _put_subnet_again(
     client: Any, resource_group: str, vnet_name: str, name: str, prefix: str, subnet_id: str
 ) -> None:
-    from azure.mgmt.network import models
-
     _results.put_right(
-        lambda: client.subnets.begin_create_or_update(
-            resource_group,
-            vnet_name,
-            name,
-            models.Subnet(properties=models.SubnetPropertiesFormat(address_prefix=prefix)),
-        ).result(),
+        _subnet_put(client, resource_group, vnet_name, name, prefix),
         kind="subnet",
         resource_id=subnet_id,
-        wrong=lambda subnet: _results.not_succeeded(
-            subnet.properties.provisioning_state if subnet.properties else None
-        ),
+        wrong=lambda subnet: _results.not_succeeded(_provisioning_state(subnet)),
         resources=[_results.resource(subnet_id, SUBNET_TYPE, _results.CREATED)],
     )
 
@@ -185,17 +186,10 @@ def _add_subnets(
     client: Any, resource_group: str, vnet_name: str, missing: list[tuple[str, str]]
 ) -> dict[str, str]:
     """One PUT after the other (concurrent writes to one vnet conflict); the new subnets' ids by name."""
-    from azure.mgmt.network import models
-
     made: dict[str, str] = {}
     for name, prefix in missing:
         subnet = _results.create(
-            lambda name=name, prefix=prefix: client.subnets.begin_create_or_update(
-                resource_group,
-                vnet_name,
-                name,
-                models.Subnet(properties=models.SubnetPropertiesFormat(address_prefix=prefix)),
-            ).result(),
+            _subnet_put(client, resource_group, vnet_name, name, prefix),
             lookup=lambda name=name: arm.get_or_none(client.subnets.get, resource_group, vnet_name, name),
             resource_type=SUBNET_TYPE,
         )

@@ -272,6 +272,8 @@ def test_schemathesis_finds_no_server_error_and_no_answer_breaking_the_document(
 
 
 def test_swagger2_examples_against_the_app(api_host: DevHost) -> None:
-    done = run_schemathesis(api_host, "swagger2", "--phases", "examples,coverage", "--max-examples", "3")
+    """The connector variant's examples (the request example, a setup and a plan of it) answered as it says;
+    the property-based run above covers the operations they share."""
+    done = run_schemathesis(api_host, "swagger2", "--phases", "examples", "--max-examples", "3")
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
-    assert "Open API 2.0" in done.stdout and "Examples" in done.stdout
+    assert "Open API 2.0" in done.stdout and "✅ 3 passed" in done.stdout

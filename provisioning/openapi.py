@@ -329,6 +329,7 @@ class Operation:
     security: str = "function"  # function | system | anonymous
     parameters: tuple[dict[str, Any], ...] = ()
     in_connector: bool = True  # part of the Swagger 2.0 custom-connector variant
+    status_operation: str | None = None  # the app's status operation for the ids this one answers
 
 
 HEADERS: dict[str, dict[str, Any]] = {
@@ -369,6 +370,7 @@ def operations(examples: Mapping[str, Any] | None = None) -> list[Operation]:
             "going answers 202 with that run's URLs). Follow Location until it is not 202: 200 with the "
             "Hopsworks values, 500 when the run failed (it removed what it had created).",
             _start_answers("setup", ex), "setups", "SetupRequest", long_running=True, final_answer=setup_done,
+            status_operation="GetSetupStatus",
         ),
         Operation(
             "/api/plans", "post", "PlanSetup", "Plan a setup without writing anything",
@@ -386,7 +388,7 @@ def operations(examples: Mapping[str, Any] | None = None) -> list[Operation]:
             "Deletes exactly what setups for the target created, in reverse dependency order; keeps whatever "
             "existed before. Follow Location like a setup's: 200 with deleted and kept, 500 when it failed.",
             _start_answers("teardown", teardown_ex), "lifecycle", "SetupRequest", long_running=True,
-            final_answer=teardown_done,
+            final_answer=teardown_done, status_operation="GetTeardownStatus",
         ),
         *(_app_status_operation(kind, done, ex) for kind, done in (("setup", setup_done),
                                                                    ("teardown", teardown_done))),
@@ -569,10 +571,19 @@ class _Builder:
         if op.long_running:
             described["x-ms-long-running-operation"] = True
             described["x-ms-long-running-operation-options"] = {"final-state-via": "location"}
-            described["responses"]["202"]["links"] = {
-                "status": {"operationId": "GetRunStatus", "parameters": {"instanceId": "$response.body#/id"},
-                           "description": "poll the Location header's URL (it carries the system key)"}}
         self.paths.setdefault(op.path, {})[op.method] = described
+
+    def link_statuses(self, included: list[Operation]) -> None:
+        """The 202 of each long-running operation links to the status operations that answer for its id."""
+        present = {op.operation_id for op in included}
+        for op in included:
+            targets = [target for target in (op.status_operation, "GetRunStatus") if target in present]
+            if op.long_running and targets:
+                self.paths[op.path][op.method]["responses"]["202"]["links"] = {
+                    target: {"operationId": target, "parameters": {"instanceId": "$response.body#/id"},
+                             "description": "the run's status (Location has the URL to use, with its key)"}
+                    for target in targets
+                }
 
 
 def build_openapi(
@@ -583,9 +594,10 @@ def build_openapi(
     """The OpenAPI 3.0 document. `server_url`: the app's origin (from the request); `examples`: as
     `build_examples` makes them; `include`: which operations to describe (default all)."""
     builder = _Builder(examples or {})
-    for op in operations(examples):
-        if include is None or include(op):
-            builder.add(op)
+    included = [op for op in operations(examples) if include is None or include(op)]
+    for op in included:
+        builder.add(op)
+    builder.link_statuses(included)
     schemas = {**request_schemas(), **answer_schemas()}
     document: dict[str, Any] = {
         "openapi": "3.1.0",  # the schemas are JSON Schema 2020-12 until to_openapi30 brings them down

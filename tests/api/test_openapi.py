@@ -139,6 +139,9 @@ def test_operations_in_the_document() -> None:
     assert set(start["responses"]) == {"202", "400", "401", "409", "500"}
     assert set(start["responses"]["202"]["headers"]) == {"Location", "Retry-After"}
     assert start["security"] == [{"functionKey": []}, {"functionKeyQuery": []}]
+    assert set(start["responses"]["202"]["links"]) == {"GetSetupStatus", "GetRunStatus"}
+    assert set(operations[("/api/teardowns", "post")]["responses"]["202"]["links"]) == {
+        "GetTeardownStatus", "GetRunStatus"}
     plan = operations[("/api/plans", "post")]["responses"]["200"]
     assert plan["content"]["application/json"]["schema"] == component("Plan")
     assert set(operations[("/api/teardowns", "post")]["responses"]) >= {"202", "400", "409"}
@@ -235,6 +238,21 @@ def test_real_answers_fit_the_document(api_host: DevHost) -> None:
     final = document["paths"][openapi.STATUS_PATH]["get"]["responses"][str(answer.status_code)]
     assert answer.status_code == 200, answer.text[:2000]
     assert not schema_errors(document, final["content"]["application/json"]["schema"], answer.json())
+
+    # The key sent as `code`: Location is the app's own status endpoint, answering as GetSetupStatus says.
+    again = requests.post(url, json=body, params={"code": api_host.function_key}, timeout=30)
+    assert again.status_code == 202
+    own_status = document["paths"]["/api/setups/{instanceId}"]["get"]["responses"]
+    answers = [requests.get(again.headers["Location"], timeout=30)]
+    while answers[-1].status_code == 202:
+        assert time.monotonic() < deadline + 60, "the re-run did not finish"
+        time.sleep(0.2)
+        answers.append(requests.get(answers[-1].headers["Location"], timeout=30))
+    assert answers[-1].status_code == 200, answers[-1].text[:2000]
+    for answer in answers:
+        schema = own_status[str(answer.status_code)]["content"]["application/json"]["schema"]
+        assert not schema_errors(document, schema, answer.json())
+        assert set(own_status[str(answer.status_code)].get("headers", {})) <= set(answer.headers)
 
     plan = requests.post(f"{api_host.base_url}/api/plans", json=body, headers=api_host.auth_headers,
                          timeout=60)

@@ -1,9 +1,11 @@
 """The plan of a setup: what it would do to each resource, from the target's facts (read, never written).
 
 Actions (issue #11): `create` (absent), `keep` (exists, made by a setup for this target, as wanted), `update`
-(exists, ours, and differs: retention days, a drifted peering flag, a Failed state to put right), `adopt`
-(exists, not made by a setup, compatible: used as is) and `conflict` (exists and cannot be used; the reason
-says why). The rules are the setup's own (`provisioning.adoption`), so the plan says what the run would do.
+(exists and differs in what the setup puts back: retention days, a drifted peering flag, DNS registration),
+`adopt` (exists, not made by a setup, compatible: used as is) and `conflict` (exists and cannot be used; the
+reason says why). The rules are the setup's own (`provisioning.adoption`), so the plan says what the run
+would do. A resource an earlier run left Failed is a conflict, not an update: only the run that left it so
+PUTs it again (a new run, like the plan, owns nothing yet), and preflight reports it too.
 """
 
 from __future__ import annotations
@@ -162,25 +164,18 @@ def _vnet(plan: _Plan, fact_name: str, vnet_name: str, space: str, subnets: list
         return
     ours = plan.ours(fact)
     recorded = _recorded_subnets(plan, fact)
-    checked = adoption.plan_existing_vnet(
-        _existing_vnet(fact), plan.location, space, subnets, vnet_is_ours=ours, ours=recorded
-    )
+    # A new run owns nothing yet: a vnet or subnet left Failed by an earlier run is one it would refuse to
+    # adopt (only the run that left it Failed PUTs it again), so the plan calls it a conflict, as preflight.
+    checked = adoption.plan_existing_vnet(_existing_vnet(fact), plan.location, space, subnets)
     if checked.problems:
         plan.add(fact["id"], lifecycle.VNET, CONFLICT, "; ".join(checked.problems))
-    elif checked.put_vnet_again:
-        plan.add(
-            fact["id"], lifecycle.VNET, UPDATE, "a Failed state to put right: PUT again with its subnets"
-        )
     else:
         plan.kept_or_adopted(fact["id"], lifecycle.VNET, ours)
     missing = {name.casefold() for name, _ in checked.missing_subnets}
-    failed = {name.casefold() for name, _ in checked.failed_subnets}
     for name, prefix in subnets:
         subnet = lifecycle.find_child(fact, "subnets", name)
         if subnet is None or name.casefold() in missing:
             plan.add(f"{fact['id']}/subnets/{name}", lifecycle.SUBNET, CREATE, f"{ABSENT}; prefix {prefix}")
-        elif name.casefold() in failed:
-            plan.add(subnet["id"], lifecycle.SUBNET, UPDATE, "a Failed state to put right: PUT again")
         else:
             plan.kept_or_adopted(subnet["id"], lifecycle.SUBNET, ours or name.casefold() in recorded)
 
@@ -197,12 +192,8 @@ def _cluster(plan: _Plan) -> None:
         return
     ours = plan.ours(fact)
     failure = fact.get("failure")
-    if failure:
-        put_again = ours and adoption.cluster_put_again(
-            fact.get("provisioningState"), failure.get("code"), str(failure.get("message") or "")
-        )
-        action = UPDATE if put_again else CONFLICT
-        plan.add(fact["id"], lifecycle.CLUSTER, action, str(failure.get("message") or failure.get("code")))
+    if failure:  # as for a vnet: only the run that left it Failed PUTs it again; a new one refuses it
+        plan.add(fact["id"], lifecycle.CLUSTER, CONFLICT, str(failure.get("message") or failure.get("code")))
         return
     existing = dict(fact.get("facts") or {})
     existing["subnet_ids"] = tuple(existing.get("subnet_ids") or ())

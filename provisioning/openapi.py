@@ -710,8 +710,7 @@ def to_swagger2(document: Mapping[str, Any]) -> dict[str, Any]:
         definitions["SetupRequest"]["example"] = first_example
     swagger: dict[str, Any] = {
         "swagger": "2.0",
-        "info": {**source["info"], "x-ms-connector-metadata": [
-            {"propertyName": "Website", "propertyValue": "https://docs.hopsworks.ai"}]},
+        "info": source["info"],
         "basePath": "/",
         "schemes": ["https"],
         "consumes": [JSON],

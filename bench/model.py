@@ -1,8 +1,8 @@
 """The physical limit of a setup: the critical path of the step plan under the simulator's latency model.
 
-Dependencies come from `provisioning.plan.step_plan` (the same plan the orchestrator runs). A step's duration
-is the sum of the operations it makes Azure do, one after another as the step does them, each taking what
-`simulator.arm.LATENCY` says for its resource type and kind. Writes the simulator answers synchronously
+Dependencies come from `provisioning.topology` (the steps the orchestrator runs, with their needs). A step's
+duration is the sum of the operations it makes Azure do, one after another as the step does them, each taking
+what `simulator.arm.LATENCY` says for its resource type and kind. Writes the simulator answers synchronously
 (identities, role assignments) and reads take no time in the model: the bound is what Azure itself costs.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from provisioning.plan import step_plan
+from provisioning.topology import of as step_plan
 from simulator.arm import LATENCY
 
 CLUSTER = "microsoft.containerservice/managedclusters"
@@ -22,7 +22,7 @@ DNS_LINK = "microsoft.network/privatednszones/virtualnetworklinks"
 IDENTITY = "microsoft.managedidentity/userassignedidentities"
 ROLE_ASSIGNMENT = "microsoft.authorization/roleassignments"
 
-# The writes each step makes, in the order it makes them (see provisioning/plan.py and activities/*).
+# The writes each step makes, in the order it makes them (see provisioning/step_inputs.py and activities/*).
 # Long-running operations only have a LATENCY entry; a write without one is answered at once.
 STEP_WRITES: dict[str, tuple[tuple[str, str], ...]] = {
     "preflight": (),
@@ -100,7 +100,7 @@ class Bound:
 def bound(topology: str, overrides: Overrides | None = None) -> Bound:
     """Issue #6's yardstick: the critical path of the step plan (the old definition, kept beside the new)."""
     plan = step_plan(topology)
-    durations = {name: step_seconds(name, overrides) for name in plan.names}
+    durations = {name: step_seconds(name, overrides) for name in plan.step_names}
     finish: dict[str, float] = {}
     via: dict[str, str | None] = {}
     for step in plan.steps:  # the plan lists steps in a dependency order
@@ -119,7 +119,7 @@ def bound(topology: str, overrides: Overrides | None = None) -> Bound:
 def writes_by_type(topology: str) -> dict[str, int]:
     """How many writes (PUT/PATCH) of each resource type a fresh run makes, per the model."""
     counts: dict[str, int] = {}
-    for name in step_plan(topology).names:
+    for name in step_plan(topology).step_names:
         for resource_type, _kind in STEP_WRITES[name]:
             counts[resource_type] = counts.get(resource_type, 0) + 1
     return counts

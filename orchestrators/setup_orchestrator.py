@@ -1,53 +1,55 @@
-"""`setup_orchestrator`: runs the step plan, fanning out everything whose needs are met, and rolls back.
+"""`setup_orchestrator`: the guide's steps, top to bottom (`guide` below), and the rollback after a failure.
 
-Deterministic (it is replayed from history): no clock, env, random ids or I/O; decisions come from
-`provisioning.plan`, the custom status from `provisioning.status`.
+Deterministic (it is replayed from history): no clock, env, random ids or I/O. What each call asks for comes
+from `provisioning.step_inputs`, what differs between the topologies from `provisioning.topology`, what a
+rollback deletes from `provisioning.rollback`, the custom status from `provisioning.status`.
 
-Scheduler: lock-step rounds. Every running step is a program (see `provisioning.plan`) with exactly one
-outstanding request: a batch of activity calls, a wait, or a retry timer (after which the calls that answered
-transiently are made again). A round creates the tasks of every running step's request and yields them as ONE
-`task_all`; then every answer is handled in plan order and call order, programs advance, steps whose needs
-are now met start, and the next round is built.
-
-Why not `task_any` over the tasks in flight: the Durable extension (OutOfProcOrchestrationShim, replay schema
-V3) awaits the action of each `yield` in turn before it issues the next one, and a compound action carries
-only the tasks that are new at that yield. Work asked for after an *older* task finished is then issued only
-once one of the newer tasks finishes too (often a lone 20 s poll timer); and a WhenAny action with no
-children would make .NET's `Task.WhenAny` throw (SDK 1.7.0 sends no action at all for a `task_any` over only
-old tasks, but nothing here relies on that). Every task of a round's `task_all` is new, so the extension's
-await ends exactly when this code resumes. The price is a barrier: a round lasts as long as its slowest
-request.
-
-Transient failures are retried on durable timers with exponential backoff. A permanent failure ends the
-forward part after the current round (which waited for every activity in it: drained, their resources are
-recorded), and then everything this run created is deleted in rollback order, one task per `yield`.
+Each stage of the guide is one `together(...)`: its calls (and chains, run as sub-orchestrations) go out as
+one `task_all` and every one of them answers before the next stage starts, so a failure stops the setup with
+nothing left running: the stage drained, no later stage starts, and the rollback deletes what this run made.
+Why stages and not independent chains racing each other: a chain cannot learn that another one failed
+without `task_any` or events, and the extension's shim awaits each `yield` in turn (see
+`orchestrators.durable`), so the setup would go on building a cluster for minutes after a failure. The
+stages follow the critical path: the cluster starts as soon as its subnet exists, and what does not feed it
+(the identity's roles, the registry chain) runs while it builds.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 import azure.durable_functions as df
-from azure.durable_functions.models.Task import TaskBase, TaskState
+from azure.durable_functions.models.Task import TaskBase
 
-from provisioning import plan as step_plan
-from provisioning import status as step_status
-from provisioning.plan import Call, RunContext, StepFailed, Timing, Wait
+from orchestrators.durable import (
+    Answer,
+    Call,
+    Durable,
+    Item,
+    SubOrchestration,
+    call_once,
+    fan_out,
+    poll_until,
+    retry_delay,
+    wait,
+)
+from provisioning import contracts as c
+from provisioning import status, topology
 from provisioning.result import build_setup_result
+from provisioning.rollback import Deletion, Rollback, waits_for_cluster
+from provisioning.step_inputs import StepInputs
 
 bp = df.Blueprint()
 
-ACTIVITY_CRASHED = "ActivityCrashed"
 DELETE_TIMEOUT = "DeleteTimeout"
-_MAX_CRASH_MESSAGE = 300
-
-CALLS = "calls"  # the batch's calls that have no ok answer yet
-WAIT = "wait"  # the program's own durable timer
-RETRY = "retry"  # backoff timer; the calls that answered transiently go again in the round after it
+CLUSTER_TIMEOUT = "ClusterTimeout"
+CLUSTER_FAILED = "ClusterProvisioningFailed"
+VERIFICATION_FAILED = "VerificationFailed"
+CLUSTER_SUCCEEDED = "succeeded"
+CLUSTER_ENDED_BADLY = ("failed", "canceled", "cancelled")
 
 log = logging.getLogger(__name__)
 
@@ -56,373 +58,293 @@ class SetupFailed(Exception):
     """Ends the orchestration Failed; the message is what the status endpoint reports as output."""
 
 
-@dataclass
-class _Batch:
-    """The calls a step's program asked for at once, with each call's attempts and result."""
-
-    calls: list[Call]
-    results: list[dict | None]
-    attempts: list[int]
-    number: int = 0  # the step's how-manieth batch (orders the reported resources)
-
-    @classmethod
-    def of(cls, calls: list[Call], number: int = 0) -> _Batch:
-        return cls(list(calls), [None] * len(calls), [1] * len(calls), number)
-
-    @property
-    def complete(self) -> bool:
-        return all(result is not None for result in self.results)
+class _Stopped(Exception):
+    """A step failed for good: the forward part ends (everything in flight has answered)."""
 
 
-@dataclass
-class _Request:
-    """A running step's one outstanding request."""
-
-    kind: str  # CALLS | WAIT | RETRY
-    batch: _Batch | None = None
-    seconds: float = 0.0
+# ---------------------------------------------------------------- the guide
 
 
-@dataclass
-class _Task:
-    """One task of a round, tagged with the step (and call) it answers."""
+def guide(run: SetupRun) -> Durable[None]:
+    """The setup, stage by stage. `ask` builds each call's input; `run.out` reads an earlier step's output."""
+    ask = run.inputs
+    option_a = run.topology.separate_hopsworks_network  # peering: a Hopsworks vnet of its own
 
-    task: TaskBase
-    step: str
-    index: int = -1  # the call's index in its batch (CALLS only)
+    # Before anything is written: the resource group, every name, existing resources, permissions.
+    yield from run.together(Call("preflight", ask.preflight()))
+    ask = run.inputs = ask.after_preflight(run.out("preflight", c.PreflightOutput))
 
+    # The managed identity and the networks (the cluster needs its node subnet).
+    yield from run.together(
+        Call("identity", ask.identity()),
+        Call("aks_network", ask.aks_network()),
+        *([Call("hopsworks_network", ask.hopsworks_network())] if option_a else []),
+    )
+    aks_network = run.out("aks_network", c.AksNetworkOutput)
 
-@dataclass
-class _Failure:
-    step: str
-    code: str
-    message: str
+    # Step 1 starts the private AKS cluster; while Azure builds it: the identity's four roles, and Step 2's
+    # registry, then its retention policy.
+    yield from run.together(
+        Call("aks_cluster", ask.begin_cluster(aks_network), finishes=False),
+        *[Call("identity_roles", role) for role in ask.identity_roles(run.out("identity", c.IdentityOutput))],
+        Call("acr", ask.registry()),
+    )
+    yield from run.together(Call("acr_retention", ask.retention()))
+    cluster = yield from run.watch_cluster()
 
-
-@dataclass
-class _Setup:
-    context: df.DurableOrchestrationContext
-    ctx: RunContext
-    plan: step_plan.Plan
-    states: dict[str, str] = field(default_factory=dict)
-    resources: dict[str, list[dict]] = field(default_factory=dict)
-    # The same resources keyed by (batch number, call index): the output lists them in call order, not in
-    # the order parallel calls happened to finish (so a re-run answers the same list).
-    reported: dict[str, list[tuple[tuple[int, int], dict]]] = field(default_factory=dict)
-    programs: dict[str, Generator] = field(default_factory=dict)
-    requests: dict[str, _Request] = field(default_factory=dict)
-    batch_counts: dict[str, int] = field(default_factory=dict)
-    failures: list[_Failure] = field(default_factory=list)
-    published: dict | None = None
-
-    # ------------------------------------------------------------ forward: run the plan in rounds
-
-    def run(self) -> Generator[TaskBase, Any, dict]:
-        self._start_ready_steps()
-        self._publish()
-        while self.requests and not self.failures:
-            round_tasks = self._build_round()
-            yield from self._await_round(round_tasks)
-            self._handle_round(round_tasks)
-            self._start_ready_steps()
-            self._publish()
-        if self.failures:
-            yield from self._roll_back()
-        return build_setup_result(self.ctx.request, self._all_resources(), self.ctx.location)
-
-    def _build_round(self) -> list[_Task]:
-        """The tasks of every running step's request, in plan order and call order."""
-        round_tasks: list[_Task] = []
-        for step in self.plan.names:
-            request = self.requests.get(step)
-            if request is None:
-                continue
-            if request.kind == CALLS:
-                for index, call in enumerate(request.batch.calls):
-                    if request.batch.results[index] is None:
-                        task = self.context.call_activity(call.activity, call.input, expected_type=dict)
-                        round_tasks.append(_Task(task, step, index))
-            else:
-                round_tasks.append(_Task(self._create_timer(request.seconds), step))
-        if not round_tasks:  # every running step has something outstanding; never loop on nothing
-            raise RuntimeError("a round with running steps but no task to wait for")
-        return round_tasks
-
-    def _await_round(self, round_tasks: list[_Task]) -> Generator[TaskBase, Any, None]:
-        tasks = [entry.task for entry in round_tasks]
-        try:
-            yield self.context.task_all(tasks)
-        except Exception:  # noqa: BLE001 - an activity raised: its answer is read below (ActivityCrashed)
-            # task_all gives up at the first failed child while the others still run: wait for each of them
-            # (re-yielding a scheduled task adds no action) so every resource they report is recorded.
-            for task in tasks:
-                try:
-                    yield task
-                except Exception:  # noqa: BLE001 - read from the task below
-                    continue
-
-    def _handle_round(self, round_tasks: list[_Task]) -> None:
-        """Every answer of the round, in plan order and call order: record, then advance."""
-        by_step: dict[str, list[_Task]] = {}
-        for entry in round_tasks:
-            by_step.setdefault(entry.step, []).append(entry)
-        # 1. Record every answer; a permanent error fails its step. Resources named by any answer are this
-        #    run's to report (and to roll back if created), failure or not.
-        transient: dict[str, list[int]] = {}
-        for step, entries in by_step.items():
-            request = self.requests[step]
-            if request.kind != CALLS:
-                continue
-            for entry in entries:
-                result = _result_of(entry.task)
-                self._record(step, request.batch, entry.index, result)
-                if result.get("ok"):
-                    request.batch.results[entry.index] = result
-                    continue
-                error = result.get("error") or {}
-                code = str(error.get("code") or "Unknown")
-                if error.get("transient") and request.batch.attempts[entry.index] < self._max_attempts:
-                    transient.setdefault(step, []).append(entry.index)
-                    continue
-                self._fail(step, code, str(error.get("message") or ""))
-        # 2. No failure: retry what was transient, advance what is complete. A failure anywhere stops all new
-        #    work (a transient answer drained with the failure made nothing and is not retried).
-        now = self.context.current_utc_datetime
-        for step in by_step:
-            if self.failures:
-                return
-            request = self.requests[step]
-            if request.kind == WAIT:
-                self._advance(step, now)
-            elif request.kind == RETRY:
-                request.kind = CALLS
-            elif step in transient:
-                attempt = max(request.batch.attempts[index] for index in transient[step])
-                for index in transient[step]:
-                    request.batch.attempts[index] += 1
-                delay = step_plan.retry_delay(self.ctx.timing, attempt, seed=f"{self.ctx.instance_id}|{step}")
-                self._log("step %s: transient answer, retry %d in %gs", step, attempt, delay)
-                self.requests[step] = _Request(RETRY, request.batch, delay)
-            elif request.batch.complete:
-                self._advance(step, list(request.batch.results))
-
-    @property
-    def _max_attempts(self) -> int:
-        return self.ctx.timing.retry_max_attempts
-
-    def _record(self, step: str, batch: _Batch, index: int, result: dict) -> None:
-        for resource in result.get("resources") or ():
-            self.resources.setdefault(step, []).append(dict(resource))
-            self.reported.setdefault(step, []).append(((batch.number, index), dict(resource)))
-
-    def _names_in(self, state: str) -> list[str]:
-        return [name for name, current in self.states.items() if current == state]
-
-    def _start_ready_steps(self) -> None:
-        """Start every step whose needs are met (a step that finishes at once can make more ready)."""
-        while not self.failures:
-            ready = self.plan.ready_steps(
-                self._names_in(step_status.SUCCEEDED), self._names_in(step_status.RUNNING),
-                [failure.step for failure in self.failures],
-            )
-            if not ready:
-                return
-            for name in ready:
-                self.states[name] = step_status.RUNNING
-                self.programs[name] = step_plan.step_program(name, self.ctx)
-                self._log("step %s started", name)
-                self._advance(name, None)
-
-    def _advance(self, step: str, answer: Any) -> None:
-        """Send `answer` to the step's program and keep what it asks for next as the step's request."""
-        while True:
-            try:
-                request = self.programs[step].send(answer)
-            except StopIteration as finished:
-                self.requests.pop(step, None)
-                self.ctx.outputs[step] = dict(finished.value or {})
-                self.states[step] = step_status.SUCCEEDED
-                self._log("step %s succeeded", step)
-                return
-            except StepFailed as failed:
-                self.requests.pop(step, None)
-                self._fail(step, failed.code, failed.message)
-                return
-            if isinstance(request, Wait):
-                self.requests[step] = _Request(WAIT, seconds=request.seconds)
-                return
-            if request:
-                number = self.batch_counts.get(step, 0)
-                self.batch_counts[step] = number + 1
-                self.requests[step] = _Request(CALLS, _Batch.of(request, number))
-                return
-            answer = []  # an empty batch is answered at once
-
-    def _fail(self, step: str, code: str, message: str) -> None:
-        self.states[step] = step_status.FAILED
-        self.failures.append(_Failure(step, code, message))
-        self._log("step %s failed: %s", step, code)
-
-    # ------------------------------------------------------------ backward: roll back
-
-    def _roll_back(self) -> Generator[TaskBase, Any, None]:
-        order = self.plan.rollback_order(self.resources)
-        remaining = {name: 0 for name in self.plan.names}
-        for resource in order:
-            remaining[resource["step"]] += 1
-        rolled_back: list[str] = []
-        left_behind: list[tuple[dict, str]] = []
-        for resource in order:
-            problem = yield from self._delete(resource)
-            if problem is not None:
-                left_behind.append((resource, problem))
-                continue
-            # Deleting a resource deletes what lies under it (subnets, peerings, role assignments scoped to
-            # it): a child whose own delete failed is gone now, so it is not left behind.
-            gone = [resource] + [kept for kept, _ in left_behind if _is_under(kept["id"], resource["id"])]
-            left_behind = [(kept, code) for kept, code in left_behind if not any(kept is g for g in gone)]
-            for removed in gone:
-                rolled_back.append(removed["id"])
-                remaining[removed["step"]] -= 1
-                if remaining[removed["step"]] == 0:
-                    self._settle(removed["step"], remaining)
-                    self._publish()
-        for name in self.plan.names:
-            self._settle(name, remaining)
-        self._publish()
-        raise SetupFailed(_failure_message(
-            self.failures, rolled_back, [(kept["id"], code) for kept, code in left_behind]
-        ))
-
-    def _settle(self, step: str, remaining: dict[str, int]) -> None:
-        """A started step's state once rollback is through with it: rolled_back when nothing it created is
-        left, else succeeded (its work stands) or failed (it never finished)."""
-        state = self.states[step]
-        if state not in (step_status.SUCCEEDED, step_status.RUNNING):
-            return
-        if remaining[step] == 0:
-            self.states[step] = step_status.ROLLED_BACK
-        elif state == step_status.RUNNING:
-            self.states[step] = step_status.FAILED
-
-    def _delete(self, resource: dict) -> Generator[TaskBase, Any, str | None]:
-        """Delete one resource: call again on a timer while it is going, retry transient failures.
-
-        Answers None when it is gone, else the error code that left it behind.
-        """
-        timing = self.ctx.timing
-        call = step_plan.delete_call(self.ctx, resource)
-        attempt, waited = 1, 0.0
-        while True:
-            try:
-                result = yield self.context.call_activity(call.activity, call.input, expected_type=dict)
-            except Exception as crash:  # noqa: BLE001 - an activity that raised answers ActivityCrashed
-                result = _crashed(crash)
-            if result.get("ok"):
-                if (result.get("outputs") or {}).get("done"):
-                    self._log("deleted %s", resource["id"])
-                    return None
-                if waited >= timing.cluster_timeout_seconds:
-                    return DELETE_TIMEOUT
-                waited += timing.poll_interval_seconds
-                yield self._create_timer(timing.poll_interval_seconds)
-                continue
-            error = result.get("error") or {}
-            if error.get("transient") and attempt < timing.retry_max_attempts:
-                delay = step_plan.retry_delay(timing, attempt, seed=f"{self.ctx.instance_id}|delete")
-                attempt += 1
-                yield self._create_timer(delay)
-                continue
-            return str(error.get("code") or "Unknown")
-
-    def _create_timer(self, seconds: float) -> TaskBase:
-        return self.context.create_timer(self.context.current_utc_datetime + timedelta(seconds=seconds))
-
-    # ------------------------------------------------------------ status, result, logs
-
-    def _publish(self) -> None:
-        error = None
-        if self.failures:
-            error = {"step": self.failures[0].step, "code": self.failures[0].code}
-        current = step_status.build_status(self.plan.topology, self.plan.names, self.states, error)
-        if current != self.published:
-            self.context.set_custom_status(current)
-            self.published = current
-
-    def _all_resources(self) -> list[dict]:
-        """Every resource the steps reported, in plan order and call order (the result merges repeats)."""
-        return [
-            resource
-            for name in self.plan.names
-            for _, resource in sorted(self.reported.get(name, ()), key=lambda item: item[0])
+    # What needs the ready cluster: Network Contributor on its vnet for its identity, AcrPull on the registry
+    # for its kubelet (Step 2's integration) and, in Option A, both peerings (after the cluster: AKS writes
+    # into its vnet while it builds) and the private DNS zone link to the Hopsworks vnet.
+    joins: list[Item] = [
+        Call("aks_network_role", ask.network_role(aks_network, cluster)),
+        Call("acr_pull", ask.acr_pull(run.out("acr", c.RegistryOutput), cluster)),
+    ]
+    if option_a:
+        hopsworks_network = run.out("hopsworks_network", c.HopsworksNetworkOutput)
+        first, second = ask.peerings(aks_network, hopsworks_network)
+        joins += [
+            run.chain(c.PEERING_CHAIN, ("peering",), c.PeeringChainInput(timing=run.timing, first=first,
+                                                                         second=second)),
+            Call("dns_link", ask.dns_link(cluster, hopsworks_network)),
         ]
+    yield from run.together(*joins)
 
-    def _log(self, message: str, *args: Any) -> None:
-        if not self.context.is_replaying:
-            log.info("%s: " + message, self.context.instance_id, *args)
-
-
-def _is_under(child_id: str, parent_id: str) -> bool:
-    """True when `child_id` lies under `parent_id` (ARM ids compare without case)."""
-    return child_id.casefold().startswith(parent_id.casefold().rstrip("/") + "/")
-
-
-def _result_of(task: TaskBase) -> dict:
-    if task.state is TaskState.FAILED:
-        return _crashed(task.result)
-    result = task.result
-    if not isinstance(result, dict):
-        return {"ok": False, "error": {"code": ACTIVITY_CRASHED, "transient": False,
-                                       "message": "the activity answered something other than a JSON object"}}
-    return result
-
-
-def _crashed(exception: BaseException) -> dict:
-    # The host's text is "Reason \n Details"; the details are a stack trace, keep the reason only.
-    reason = str(exception).split("\n", 1)[0].strip()
-    return {"ok": False, "error": {"code": ACTIVITY_CRASHED, "message": reason[:_MAX_CRASH_MESSAGE],
-                                   "transient": False}}
-
-
-def _failure_message(
-    failures: list[_Failure], rolled_back: list[str], left_behind: list[tuple[str, str]]
-) -> str:
-    first = failures[0]
-    parts = [_described(f"Setup failed at step {first.step}", first)]
-    parts += [_described(f"Step {other.step} also failed", other) for other in failures[1:]]
-    if rolled_back:
-        parts.append(f"Rolled back {len(rolled_back)} resource(s) this run created: {', '.join(rolled_back)}")
-    else:
-        parts.append("Rolled back: nothing (this run had created nothing)")
-    if left_behind:
-        kept = ", ".join(f"{rid} ({code})" for rid, code in left_behind)
-        parts.append(f"Left behind {len(left_behind)} resource(s) that could not be removed: {kept}")
-    else:
-        parts.append("Left behind: nothing")
-    return ". ".join(parts) + "."
-
-
-def _described(prefix: str, failure: _Failure) -> str:
-    message = failure.message.strip().rstrip(".")
-    return f"{prefix}: {failure.code}: {message}" if message else f"{prefix}: {failure.code}"
+    run.verify()
 
 
 def run_setup(context: df.DurableOrchestrationContext) -> Generator[TaskBase, Any, dict]:
     """The orchestration itself (the registered function delegates here)."""
-    payload = context.get_input(expected_type=dict) or {}
-    request = payload["request"]
-    ctx = RunContext(
-        request=request,
-        run_id=str(context.new_uuid()),
-        instance_id=context.instance_id,
-        timing=Timing.from_input(payload.get("timing")),
-        outputs={},
-    )
-    plan = step_plan.step_plan(request["topology"])
-    setup = _Setup(context, ctx, plan, states={name: step_status.PENDING for name in plan.names})
-    return (yield from setup.run())
+    run = SetupRun.start(context)
+    try:
+        yield from guide(run)
+    except _Stopped:
+        yield from run.roll_back()  # raises SetupFailed
+    return run.result()
 
 
+@bp.function_name(c.SETUP_ORCHESTRATOR)
 @bp.orchestration_trigger(context_name="context")
 def setup_orchestrator(context: df.DurableOrchestrationContext) -> Generator[TaskBase, Any, dict]:
     return (yield from run_setup(context))
+
+
+# ---------------------------------------------------------------- one run's state
+
+
+@dataclass
+class SetupRun:
+    context: df.DurableOrchestrationContext
+    topology: topology.Topology
+    timing: c.Timing
+    inputs: StepInputs
+    run_id: str
+    states: dict[str, str] = field(default_factory=dict)
+    resources: dict[str, list[dict[str, str]]] = field(default_factory=dict)  # per step, as reported
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    failures: list[c.StepFailure] = field(default_factory=list)
+    published: dict | None = None
+
+    @classmethod
+    def start(cls, context: df.DurableOrchestrationContext) -> SetupRun:
+        setup = c.SetupInput.from_dict(context.get_input(expected_type=dict))
+        request = setup.request
+        run_id = str(context.new_uuid())
+        common = c.Common(subscription_id=request["subscriptionId"], resource_group=request["resourceGroup"],
+                          location=request.get("location"), tags=dict(request.get("tags") or {}),
+                          run_id=run_id, instance_id=context.instance_id)
+        kind = topology.of(request["topology"])
+        states = {name: status.PENDING for name in kind.step_names}
+        return cls(context, kind, setup.timing, StepInputs(request, common), run_id, states)
+
+    @property
+    def instance_id(self) -> str:
+        return self.context.instance_id
+
+    def out(self, step: str, output_type: type[c.OutputT]) -> c.OutputT:
+        """An earlier step's outputs, read as that activity's output contract."""
+        return output_type.from_dict(self.outputs.get(step, {}), f"{step} outputs")
+
+    def chain(self, name: str, steps: tuple[str, ...], chain_input: c.Wire) -> SubOrchestration:
+        # The run id keeps a re-run's chains apart from the last run's under the same setup instance id.
+        return SubOrchestration(steps, name, chain_input, f"{self.instance_id}:{name}:{self.run_id[:8]}")
+
+    # -- forward
+
+    def together(self, *items: Item) -> Durable[list[Answer]]:
+        """Run `items` at once (one task_all) and record every answer; stop the setup if a step failed."""
+        steps = _steps_of(items)
+        for step in steps:
+            self.states[step] = status.RUNNING
+        self._log("running %s", ", ".join(steps))
+        self.publish()
+        answers = yield from fan_out(self.context, self.timing, self.instance_id, items)
+        for item, answer in zip(items, answers, strict=True):
+            self._record(item, answer)
+        self._settle(items, answers)
+        self.publish()
+        if self.failures:
+            raise _Stopped
+        return answers
+
+    def _record(self, item: Item, answer: Answer) -> None:
+        if isinstance(answer, c.ChainResult):
+            for report in answer.steps:
+                self._add(report.step, report.resources, report.outputs if report.ok else None,
+                          report.failure)
+            return
+        assert isinstance(item, Call)
+        failure = None
+        if not answer.ok and answer.error is not None and not answer.error.transient:
+            failure = c.StepFailure(step=item.step, code=answer.error.code, message=answer.error.message)
+        self._add(item.step, answer.resources, answer.outputs if answer.ok else None, failure)
+
+    def _add(self, step: str, resources: Sequence[c.ResourceRef], outputs: dict[str, Any] | None,
+             failure: c.StepFailure | None) -> None:
+        self.resources.setdefault(step, []).extend(resource.to_dict() for resource in resources)
+        if outputs is not None:
+            self.outputs[step] = dict(outputs)
+        if failure is not None:
+            self.failures.append(failure)
+            self.failures.sort(key=lambda f: self.topology.step_names.index(f.step))
+            self._log("step %s failed: %s", step, failure.code)
+
+    def _settle(self, items: Sequence[Item], answers: Sequence[Answer]) -> None:
+        """Each step of a stage: failed if any of its calls failed, succeeded when all are done, pending when
+        its chain never reached it, running while a call's transient answer was dropped or it goes on."""
+        failed = {failure.step for failure in self.failures}
+        for item, answer in zip(items, answers, strict=True):
+            for step in (item.steps if isinstance(item, SubOrchestration) else (item.step,)):
+                if step in failed:
+                    self.states[step] = status.FAILED
+                elif isinstance(answer, c.ChainResult):
+                    reported = {report.step for report in answer.steps}
+                    self.states[step] = status.SUCCEEDED if step in reported else status.PENDING
+        for item, answer in zip(items, answers, strict=True):
+            if isinstance(item, Call) and self.states[item.step] != status.FAILED:
+                if not answer.ok:  # a transient answer drained with a failure: not done, not failed
+                    self.states[item.step] = status.RUNNING
+                elif item.finishes and self._all_ok(item.step, items, answers):
+                    self.states[item.step] = status.SUCCEEDED
+
+    @staticmethod
+    def _all_ok(step: str, items: Sequence[Item], answers: Sequence[Answer]) -> bool:
+        return all(answer.ok for item, answer in zip(items, answers, strict=True)
+                   if isinstance(item, Call) and item.step == step and isinstance(answer, c.ActivityResult))
+
+    def watch_cluster(self) -> Durable[c.ClusterOutput]:
+        """Read the cluster on durable timers until it has Succeeded (a standing one is read at once)."""
+        begun = self.outputs["aks_cluster"]
+        first = begun if _cluster_state(begun) == CLUSTER_SUCCEEDED else None
+
+        def read() -> Durable[dict[str, Any]]:
+            yield from self.together(Call("aks_cluster", self.inputs.get_cluster(), finishes=False))
+            return self.outputs["aks_cluster"]
+
+        def ended(outputs: dict[str, Any]) -> bool:
+            return _cluster_state(outputs) in (CLUSTER_SUCCEEDED, *CLUSTER_ENDED_BADLY)
+
+        if first is not None:
+            first = yield from read()
+        cluster, timed_out = yield from poll_until(
+            self.context, self.timing.poll_interval_seconds, self.timing.cluster_timeout_seconds, read, ended,
+            first,
+        )
+        shown = cluster.get("provisioningState")
+        if timed_out:
+            self._stop("aks_cluster", CLUSTER_TIMEOUT, f"the AKS cluster was still {shown} after "
+                                                      f"{self.timing.cluster_timeout_seconds:g} seconds")
+        if _cluster_state(cluster) != CLUSTER_SUCCEEDED:
+            self._stop("aks_cluster", CLUSTER_FAILED, f"the AKS cluster's provisioning ended {shown}")
+        self.outputs["aks_cluster"] = {**cluster, "id": cluster.get("id") or begun.get("id")}
+        self.states["aks_cluster"] = status.SUCCEEDED
+        self.publish()
+        return self.out("aks_cluster", c.ClusterOutput)
+
+    def verify(self) -> None:
+        """Every step of the topology has succeeded and the Hopsworks values can be given."""
+        unfinished = [name for name in self.topology.step_names if self.states[name] != status.SUCCEEDED]
+        if unfinished:
+            self._stop(unfinished[0], VERIFICATION_FAILED, f"steps not done: {', '.join(unfinished)}")
+        if not self.inputs.common.location:
+            self._stop("preflight", VERIFICATION_FAILED, "the location is unknown")
+
+    def _stop(self, step: str, code: str, message: str) -> None:
+        self._add(step, [], None, c.StepFailure(step=step, code=code, message=message))
+        self.states[step] = status.FAILED
+        self.publish()
+        raise _Stopped
+
+    # -- backward
+
+    def roll_back(self) -> Durable[None]:
+        """Delete what this run created, one task per `yield`, then fail with what was done and left."""
+        rollback = Rollback.plan(self.topology.step_names, self.states, self.resources)
+        for deletion in rollback.order:
+            problem = yield from self._delete(deletion)
+            if problem is not None:
+                rollback.kept(deletion, problem)
+            elif rollback.deleted(deletion):
+                self.publish()
+        rollback.finish()
+        self.publish()
+        raise SetupFailed(rollback.message(self.failures))
+
+    def _delete(self, deletion: Deletion) -> Durable[str | None]:
+        """Delete one resource; None when it is gone, else the code that left it behind.
+
+        A delete still going (a cluster) is called again on a timer; so is a cluster that is still being
+        created (409 OperationNotAllowed): both bounded by the cluster timeout, not by the retry budget.
+        Transient failures are retried with backoff.
+        """
+        timing = self.timing
+        attempt, waited = 1, 0.0
+        while True:
+            result = yield from call_once(self.context, Call(deletion.step, self.inputs.delete(deletion)))
+            error = result.error or c.ActivityError(code="Unknown")
+            if result.ok and result.output(c.DeleteOutput).done:
+                self._log("deleted %s", deletion.id)
+                return None
+            if result.ok or waits_for_cluster(deletion.type, error.code):
+                if waited >= timing.cluster_timeout_seconds:
+                    return DELETE_TIMEOUT
+                waited += timing.poll_interval_seconds
+                yield wait(self.context, timing.poll_interval_seconds)
+            elif error.transient and attempt < timing.retry_max_attempts:
+                yield wait(self.context, retry_delay(timing, attempt, f"{self.instance_id}|delete"))
+                attempt += 1
+            else:
+                return error.code
+
+    # -- status, result, logs
+
+    def publish(self) -> None:
+        error = None
+        if self.failures:
+            error = {"step": self.failures[0].step, "code": self.failures[0].code}
+        current = status.build_status(self.topology.name, self.topology.step_names, self.states, error)
+        if current != self.published:
+            self.context.set_custom_status(current)
+            self.published = current
+
+    def result(self) -> dict[str, Any]:
+        """SetupResult: the Hopsworks values and every resource, in step order and report order."""
+        names = self.topology.step_names
+        reported = [resource for name in names for resource in self.resources.get(name, ())]
+        return build_setup_result(self.inputs.request, reported, self.inputs.common.location)
+
+    def _log(self, message: str, *args: Any) -> None:
+        if not self.context.is_replaying:
+            log.info("%s: " + message, self.instance_id, *args)
+
+
+def _steps_of(items: Sequence[Item]) -> list[str]:
+    steps: list[str] = []
+    for item in items:
+        for step in (item.steps if isinstance(item, SubOrchestration) else (item.step,)):
+            if step not in steps:
+                steps.append(step)
+    return steps
+
+
+def _cluster_state(outputs: dict[str, Any]) -> str:
+    return str(outputs.get("provisioningState") or "").casefold()

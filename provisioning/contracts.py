@@ -21,9 +21,8 @@ from typing import Any, ClassVar, TypeVar, Union
 # ---------------------------------------------------------------- function names
 
 SETUP_ORCHESTRATOR = "setup_orchestrator"
-REGISTRY_CHAIN = "setup_registry_chain"  # sub-orchestration: registry, then its retention policy
 PEERING_CHAIN = "setup_peering_chain"  # sub-orchestration: one peering, then the other, then Connected
-ORCHESTRATORS = (SETUP_ORCHESTRATOR, REGISTRY_CHAIN, PEERING_CHAIN)
+ORCHESTRATORS = (SETUP_ORCHESTRATOR, PEERING_CHAIN)
 
 PREFLIGHT = "preflight"
 ENSURE_IDENTITY = "ensure_identity"
@@ -497,12 +496,12 @@ class StepReport(Wire):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ChainInput(Wire):
-    """A sub-orchestration's input: the run's common fields, timing, and the step inputs it needs."""
+class PeeringChainInput(Wire):
+    """The peering chain's input: Hopsworks -> AKS (on the Hopsworks vnet), then AKS -> Hopsworks."""
 
-    common: Common
     timing: Timing
-    inputs: dict[str, Any]
+    first: PeeringInput
+    second: PeeringInput
 
 
 @dataclass(frozen=True, kw_only=True)

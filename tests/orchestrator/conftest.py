@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import json
 from pathlib import Path
 
@@ -22,6 +23,18 @@ def registered_handle():
     builder = module.setup_orchestrator
     assert builder._function.get_function_name() == "setup_orchestrator"
     return builder._function.get_user_function()
+
+
+@functools.cache
+def registered_handles() -> dict:
+    """Every orchestrator function the app registers, by function name (sub-orchestrations included)."""
+    import function_app
+
+    handles = {}
+    for function in function_app.app.get_functions():
+        if any(binding.type == "orchestrationTrigger" for binding in function.get_bindings()):
+            handles[function.get_function_name()] = function.get_user_function()
+    return handles
 
 
 def normalized_request(topology: str) -> dict:

@@ -26,6 +26,9 @@ EXECUTION_FAILED = 2
 TASK_SCHEDULED = 4
 TASK_COMPLETED = 5
 TASK_FAILED = 6
+SUB_ORCHESTRATION_INSTANCE_CREATED = 7
+SUB_ORCHESTRATION_INSTANCE_COMPLETED = 8
+SUB_ORCHESTRATION_INSTANCE_FAILED = 9
 TIMER_CREATED = 10
 TIMER_FIRED = 11
 ORCHESTRATOR_STARTED = 12
@@ -33,6 +36,7 @@ ORCHESTRATOR_COMPLETED = 13
 
 # out-of-proc ActionType values
 CALL_ACTIVITY = 0
+CALL_SUB_ORCHESTRATOR = 2
 CREATE_TIMER = 5
 WHEN_ANY = 11
 WHEN_ALL = 12
@@ -53,6 +57,7 @@ class HistoryBuilder:
     orchestrator_name: str
     input: Any
     version: str = ""
+    parent_instance_id: str | None = None
     events: list[dict] = field(default_factory=list)
     _episode_start: int = 0
 
@@ -73,7 +78,9 @@ class HistoryBuilder:
         self._event(
             EXECUTION_STARTED, moment,
             OrchestrationInstance={"InstanceId": self.instance_id, "ExecutionId": "0" * 32},
-            ParentInstance=None, Name=self.orchestrator_name, Version=self.version,
+            ParentInstance=None if self.parent_instance_id is None else {
+                "Name": None, "OrchestrationInstance": {"InstanceId": self.parent_instance_id}},
+            Name=self.orchestrator_name, Version=self.version,
             Input=json.dumps(self.input), Tags=None,
         )
 
@@ -85,6 +92,20 @@ class HistoryBuilder:
 
     def task_failed(self, moment: datetime, sequence: int, reason: str, details: str) -> None:
         self._event(TASK_FAILED, moment, TaskScheduledId=sequence, Reason=reason, Details=details)
+
+    def sub_orchestration_created(
+        self, moment: datetime, sequence: int, name: str, instance_id: str, input_json: str
+    ) -> None:
+        self._event(SUB_ORCHESTRATION_INSTANCE_CREATED, moment, sequence, Name=name, Version="",
+                    InstanceId=instance_id, Input=input_json)
+
+    def sub_orchestration_completed(self, moment: datetime, sequence: int, result: Any) -> None:
+        self._event(SUB_ORCHESTRATION_INSTANCE_COMPLETED, moment, TaskScheduledId=sequence,
+                    Result=json.dumps(result))
+
+    def sub_orchestration_failed(self, moment: datetime, sequence: int, reason: str, details: str) -> None:
+        self._event(SUB_ORCHESTRATION_INSTANCE_FAILED, moment, TaskScheduledId=sequence, Reason=reason,
+                    Details=details)
 
     def timer_created(self, moment: datetime, sequence: int, fire_at: str) -> None:
         self._event(TIMER_CREATED, moment, sequence, FireAt=fire_at)
@@ -106,7 +127,7 @@ class HistoryBuilder:
             "input": self.input,
             "instanceId": self.instance_id,
             "isReplaying": self._episode_start > 0,
-            "parentInstanceId": None,
+            "parentInstanceId": self.parent_instance_id,
             "upperSchemaVersion": 1,
             "upperSchemaVersionNew": 2,
             "longRunningTimerIntervalDuration": "3.00:00:00",

@@ -374,7 +374,8 @@ def test_custom_status_at_points_of_a_run(handle):
     assert second["done"] == 1 and second["steps"]["preflight"] == "succeeded"
     assert {n for n, s in second["steps"].items() if s == "running"} == {
         "identity", "aks_network", "hopsworks_network"}
-    watching = [e.custom_status for e in run.episodes if e.completed == ["timer"]]
+    watching = [e.custom_status for e in run.episodes
+                if e.completed == ["timer"] and "get_aks_cluster" in [name for name, _ in e.scheduled]]
     assert watching and all(s["steps"]["aks_cluster"] == "running" for s in watching)
     final = run.custom_status
     assert final["error"] == {"step": "peering", "code": "VnetAddressSpacesOverlap"}
@@ -419,4 +420,60 @@ def test_a_transient_answer_drained_after_the_failure_is_not_retried_nor_reporte
     assert "also failed" not in run.error
     assert len(world.calls_to("ensure_aks_network")) == 1
     assert run.custom_status["error"] == {"step": "identity", "code": "AuthorizationFailed"}
+    assert_rolled_back_exactly_what_the_run_created(world)
+
+
+def test_a_cluster_still_being_created_is_waited_for_then_deleted_not_left_behind(handle):
+    """Issue #9: deleting a cluster that is still Creating answers 409 OperationNotAllowed. Rollback waits on
+    durable timers for it (bounded by the cluster timeout), not on the retry budget, so it is not left."""
+    world = FakeAzure(cluster_seconds=600, cluster_busy_until_ready=True)
+    world.fault("ensure_registry", "AlreadyInUse")  # fails while the cluster has just started
+    run = drive(handle, world, orchestration_input("subnet", retryMaxAttempts=3), instance_id=INSTANCE)
+
+    assert run.failed and "step acr: AlreadyInUse" in run.error
+    cluster_deletes = [c for c in world.calls_to("delete_resource") if c.input["type"] == CLUSTER]
+    assert len(cluster_deletes) > 3  # more than the retry budget allows
+    assert cluster_deletes[-1].time >= world.cluster_ready_at
+    gaps = [(b.time - a.time).total_seconds() for a, b in zip(cluster_deletes, cluster_deletes[1:],
+                                                                strict=False)]
+    assert all(gap >= 30 for gap in gaps)  # the poll interval, not a growing backoff
+    assert "Left behind: nothing" in run.error
+    assert_rolled_back_exactly_what_the_run_created(world)
+    assert not world.calls_to("get_aks_cluster")  # after the failure only deletes
+
+
+def test_a_cluster_that_stays_busy_past_the_cluster_timeout_is_reported_left_behind(handle):
+    world = FakeAzure(cluster_seconds=7200, cluster_busy_until_ready=True)
+    world.fault("ensure_registry", "AlreadyInUse")
+    run = drive(handle, world, orchestration_input("subnet", clusterTimeoutSeconds=300), instance_id=INSTANCE)
+
+    assert run.failed
+    cluster_id = next(rid for rid in world.created_log if world.known[rid.casefold()].type == CLUSTER)
+    assert f"{cluster_id} (DeleteTimeout)" in run.error
+    cluster_deletes = [c for c in world.calls_to("delete_resource") if c.input["type"] == CLUSTER]
+    assert 300 <= (cluster_deletes[-1].time - cluster_deletes[0].time).total_seconds() <= 300 + 2 * 30
+
+
+def test_a_peering_chain_failure_reaches_the_setup_with_its_resources(handle):
+    """The peering chain (a sub-orchestration) answers its failure and what it made; the setup rolls back
+    both sides' resources and reports the chain's step and code."""
+    world = FakeAzure(peering_lag=1000)
+    run = drive(handle, world, orchestration_input("peering", retryMaxAttempts=3), instance_id=INSTANCE)
+
+    assert run.failed and "step peering: PeeringNotConnected" in run.error
+    (chain,) = run.children.values()
+    assert chain.history.orchestrator_name == "setup_peering_chain" and not chain.failed
+    assert {e["EventType"] for e in run.history.events} >= {7, 8}  # SubOrchestrationInstanceCreated/Completed
+    assert run.custom_status["steps"]["peering"] == "failed"
+    assert_rolled_back_exactly_what_the_run_created(world)
+
+
+def test_a_peering_chain_whose_activity_raises_is_drained_and_reported(handle):
+    world = FakeAzure()
+    world.fault("ensure_peering", "KeyError", crash=True, skip=1)  # the second side raises
+    run = drive(handle, world, orchestration_input("peering"), instance_id=INSTANCE)
+
+    assert run.failed and "step peering: ActivityCrashed" in run.error
+    assert "Traceback" not in run.error
+    assert [world.known[rid.casefold()].type for rid in world.deleted].count(PEERING) == 1
     assert_rolled_back_exactly_what_the_run_created(world)

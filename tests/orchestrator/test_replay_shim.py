@@ -18,7 +18,7 @@ import pytest
 from provisioning import roles
 from tests.orchestrator.conftest import orchestration_input
 from tests.orchestrator.driver import START, Run, drive
-from tests.orchestrator.history import CALL_ACTIVITY, CREATE_TIMER, WHEN_ALL, WHEN_ANY
+from tests.orchestrator.history import CALL_ACTIVITY, CALL_SUB_ORCHESTRATOR, CREATE_TIMER, WHEN_ALL, WHEN_ANY
 from tests.orchestrator.world import CLUSTER, REGISTRY, FakeAzure
 
 INSTANCE = "setup-shim-tests"
@@ -79,14 +79,16 @@ def test_no_when_any_no_empty_compound_and_nothing_waits_on_the_extension(handle
     assert run.failed == (label in ("failure and rollback", "activity crash drained")), run.error
     assert "contains no tasks" not in str(run.error)
     assert len(run.action_lists) == len(run.episodes) >= 5
-    for action_list in run.action_lists:
-        for action in _actions(action_list):
-            assert action["actionType"] != WHEN_ANY, action
-            if action["actionType"] == WHEN_ALL:
-                continue
-            assert action["actionType"] in (CALL_ACTIVITY, CREATE_TIMER), action
-            assert "compoundActions" not in action or action["compoundActions"], action
-    assert run.gated == []
+    for instance in run.every_run():  # the setup and its sub-orchestrations
+        for action_list in instance.action_lists:
+            for action in _actions(action_list):
+                assert action["actionType"] != WHEN_ANY, action
+                if action["actionType"] == WHEN_ALL:
+                    assert action["compoundActions"], action  # never an empty compound
+                    continue
+                assert action["actionType"] in (CALL_ACTIVITY, CALL_SUB_ORCHESTRATOR, CREATE_TIMER), action
+                assert "compoundActions" not in action or action["compoundActions"], action
+    assert run.all_gated == []
     if label == "failure and rollback":
         assert [c for c in world.calls_to("delete_resource") if c.input["type"] == CLUSTER]
     if label == "activity crash drained":
@@ -96,24 +98,31 @@ def test_no_when_any_no_empty_compound_and_nothing_waits_on_the_extension(handle
         assert any("/virtualNetworks/hopsaks-vnet" in rid for rid in world.deleted)
 
 
-def test_each_round_is_one_when_all_of_only_new_tasks(handle):
-    """A round's WhenAll carries every task of the round, so the extension's await of it ends exactly when
-    the orchestrator resumes; rollback yields one task at a time."""
+def test_each_stage_is_one_when_all_of_only_new_tasks_and_rollback_one_task_at_a_time(handle):
+    """A stage's WhenAll carries every task of the stage, each made for it, so the extension's await of it
+    ends exactly when the orchestrator resumes; polls and the rollback yield one task at a time."""
     world = FakeAzure()
     world.fault("ensure_dns_zone_link", "LinkedAuthorizationFailed")
     run = drive(handle, world, orchestration_input("peering"), instance_id=INSTANCE)
     assert run.failed
 
     top_level = run.action_lists[-1]
-    rounds = [a for a in top_level if a["actionType"] == WHEN_ALL]
-    singles = [a for a in top_level if a["actionType"] != WHEN_ALL]
-    assert rounds and all(a["compoundActions"] for a in rounds)
-    assert [a["functionName"] for a in rounds[0]["compoundActions"]] == ["preflight"]
-    # The rounds, then only single tasks: the rollback's deletes and their timers.
-    assert top_level == rounds + singles
-    assert {a.get("functionName") for a in singles if a["actionType"] == CALL_ACTIVITY} == {"delete_resource"}
+    stages = [a for a in top_level if a["actionType"] == WHEN_ALL]
+    assert stages and all(a["compoundActions"] for a in stages)
+    assert [a["functionName"] for a in stages[0]["compoundActions"]] == ["preflight"]
+    # Each task belongs to exactly one yield: the flattened actions never repeat a sequence number, so no
+    # compound re-lists an older task.
+    flat = run.final.actions
+    leaves = [len(a["compoundActions"]) if a["actionType"] == WHEN_ALL else 1 for a in top_level]
+    assert len(flat) == sum(leaves)
+    # From the first delete on, only single tasks: the rollback's deletes and their timers.
+    first_delete = next(i for i, a in enumerate(top_level) if a.get("functionName") == "delete_resource")
+    rollback = top_level[first_delete:]
+    assert all(a["actionType"] in (CALL_ACTIVITY, CREATE_TIMER) for a in rollback)
+    called = {a.get("functionName") for a in rollback if a["actionType"] == CALL_ACTIVITY}
+    assert called == {"delete_resource"}
     deletes = world.calls_to("delete_resource")
-    assert len([a for a in singles if a.get("functionName") == "delete_resource"]) == len(deletes)
+    assert len([a for a in rollback if a.get("functionName") == "delete_resource"]) == len(deletes)
 
 
 # ---------------------------------------------------------------- the driver sees gating and empty WhenAny

@@ -72,23 +72,24 @@ def test_everything_independent_starts_in_one_round_right_after_preflight(handle
     run = drive(handle, world, orchestration_input(topology))
 
     assert run.scheduled_activities(0) == ["preflight"]
-    # The registry (~15 s) starts with the cluster, not here: rounds move in lock-step, and in this round it
-    # would hold back the cluster, which waits only for its network (~5 s).
+    # The registry (~15 s) starts with the cluster, not here: a stage ends when all of its calls have
+    # answered, and in this stage it would hold back the cluster, which waits only for its network (~5 s).
     expected = {"ensure_identity", "ensure_aks_network"}
     if topology == "peering":
         expected.add("ensure_hopsworks_network")
     assert run.episodes[1].completed == ["preflight"]
     assert sorted(run.scheduled_activities(1)) == sorted(expected)
-    # One yield per round: the round after preflight is one WhenAll holding exactly those calls.
+    # One yield per stage: the stage after preflight is one WhenAll holding exactly those calls.
     first_round = run.action_lists[-1][1]
     assert first_round["actionType"] == WHEN_ALL
     assert sorted(a["functionName"] for a in first_round["compoundActions"]) == sorted(expected)
-    # The next round also starts together: the 4 identity roles, the cluster, the registry (+ first peering);
-    # the retention policy follows the registry one round later, while the cluster builds.
+    # The next stage also starts together: the 4 identity roles, the cluster, the registry (no peering: both
+    # sides wait for the cluster, which writes into its vnet while it builds); the retention policy follows
+    # the registry one stage later, while the cluster builds.
     wave = run.scheduled_activities(2)
     assert wave.count("ensure_role_assignment") == 4
     assert {"begin_aks_cluster", "ensure_registry"} <= set(wave)
-    assert ("ensure_peering" in wave) == (topology == "peering")
+    assert "ensure_peering" not in wave
     assert "ensure_retention_policy" in run.scheduled_activities(3)
     # What needs the cluster starts in the episode that sees it Succeeded, all at once.
     first_after_cluster = next(i for i, e in enumerate(run.episodes)
@@ -97,8 +98,12 @@ def test_everything_independent_starts_in_one_round_right_after_preflight(handle
     after = run.scheduled_activities(first_after_cluster)
     assert after.count("ensure_role_assignment") == 2  # Network Contributor + AcrPull
     assert ("ensure_dns_zone_link" in after) == (topology == "peering")
-    # Every action was issued by the extension in the episode that asked for it.
-    assert run.gated == []
+    # Option A: the peering chain (a sub-orchestration) starts in that same episode, after the cluster.
+    assert ("setup_peering_chain" in after) == (topology == "peering")
+    cluster_ready = max(c.time for c in world.calls_to("get_aks_cluster"))
+    assert all(c.time > cluster_ready for c in world.calls_to("ensure_peering"))
+    # Every action was issued by the extension in the episode that asked for it (sub-orchestrations too).
+    assert run.all_gated == []
 
 
 def test_every_activity_input_carries_the_common_fields_and_one_run_id(handle):
@@ -233,7 +238,7 @@ def test_replaying_the_same_history_twice_gives_identical_answers(handle):
 def test_engine_cost_for_a_ten_minute_cluster(handle):
     """Issue #6's budget at the production poll interval: at most 300 history events and the cluster noticed
     within 5% of its creation time, wherever its end falls between two polls (swept over one interval)."""
-    from provisioning.plan import Timing
+    from provisioning.contracts import Timing
 
     interval = Timing().poll_interval_seconds
     figures = []

@@ -79,6 +79,8 @@ class FakeAzure:
     # get_aks_cluster at a time >= ready answers Succeeded; a Failed cluster answers an error.
     cluster_fails: bool = False
     cluster_delete_polls: int = 2  # delete_resource answers done:false this many times for a cluster
+    # ARM refuses to delete a cluster still being created (409 OperationNotAllowed, classified transient).
+    cluster_busy_until_ready: bool = False
     resources: dict[str, Resource] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
@@ -244,6 +246,12 @@ class FakeAzure:
         resource = self.resources.get(key)
         if resource is None:
             return {"ok": True, "resources": [], "outputs": {"done": True}}
+        creating = self.cluster_ready_at is not None and now < self.cluster_ready_at
+        if resource.type == CLUSTER and self.cluster_busy_until_ready and creating:
+            return {"ok": False, "error": {
+                "code": "OperationNotAllowed", "status": 409, "transient": True,
+                "message": "Operation is not allowed because there's an in progress create managed cluster "
+                           "operation"}}
         if resource.type == CLUSTER and resource.delete_calls < self.cluster_delete_polls:
             resource.delete_calls += 1
             return {"ok": True, "resources": [], "outputs": {"done": False}}

@@ -1,0 +1,206 @@
+"""The two things every part of the setup needs from the Durable engine, written once:
+
+- `fan_out`: run activity calls (and sub-orchestrations) together as ONE `task_all` of new tasks; retry the
+  calls that answered transiently on a durable timer with exponential backoff (`provisioning.errors`), and
+  stop retrying once any call has failed for good;
+- `poll_until`: read something on durable timers until it is where we want it, or a time limit passes.
+
+The constraints of the extension (OutOfProcOrchestrationShim, replay schema V3) that every `yield` here
+keeps: each compound task carries only tasks created for it (the shim awaits each `yield`'s action before it
+issues the next, and a compound lists only the tasks new at that `yield`); never a WhenAny, never an empty
+compound; after a failed `task_all` every task is waited for (drained) before anything else is scheduled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Any, TypeVar
+
+import azure.durable_functions as df
+from azure.durable_functions.models.Task import TaskBase, TaskState
+
+from provisioning import contracts as c
+from provisioning import errors
+
+MAX_CRASH_MESSAGE = 300
+CHAIN_CRASHED = "ChainCrashed"
+
+T = TypeVar("T")
+Durable = Generator[TaskBase, Any, T]
+
+
+@dataclass(frozen=True)
+class Call:
+    """One activity call made for a step. `finishes` is False when the step goes on after it (the cluster:
+    begun here, watched after)."""
+
+    step: str
+    input: c.ActivityInput
+    finishes: bool = True
+
+    @property
+    def activity(self) -> str:
+        return self.input.NAME
+
+
+@dataclass(frozen=True)
+class SubOrchestration:
+    """A chain of steps run one after another in a sub-orchestration (it answers a `ChainResult`)."""
+
+    steps: tuple[str, ...]
+    name: str
+    input: c.Wire
+    instance_id: str
+
+    @property
+    def step(self) -> str:
+        return self.steps[0]
+
+
+Item = Call | SubOrchestration
+Answer = c.ActivityResult | c.ChainResult
+
+
+def wait(context: df.DurableOrchestrationContext, seconds: float) -> TaskBase:
+    return context.create_timer(context.current_utc_datetime + timedelta(seconds=seconds))
+
+
+def retry_delay(timing: c.Timing, attempt: int, seed: str | None = None) -> float:
+    """Seconds before retry number `attempt` (1 = the first retry); `seed` spreads runs started together."""
+    return errors.backoff_seconds(attempt, timing.retry_first_seconds, timing.retry_max_seconds, seed)
+
+
+def fan_out(
+    context: df.DurableOrchestrationContext, timing: c.Timing, seed: str, items: Sequence[Item]
+) -> Durable[list[Answer]]:
+    """Run `items` together; answer each one's last answer, in order.
+
+    A transient activity answer is retried (that call only) after a durable timer of the backoff of its
+    attempt (seeded by `seed` and the step), up to `timing.retry_max_attempts` attempts, then it is a
+    permanent failure. Once any answer is a permanent failure nothing is retried: the transient answers
+    that came with it stay transient (the caller neither reports nor retries them).
+    """
+    answers: list[Answer | None] = [None] * len(items)
+    attempts = [1] * len(items)
+    pending = list(range(len(items)))
+    while pending:
+        tasks = [_schedule(context, items[index]) for index in pending]
+        yield from _all(context, tasks)
+        for index, task in zip(pending, tasks, strict=True):
+            answers[index] = _answer(task, items[index], attempts[index] >= timing.retry_max_attempts)
+        pending = [index for index in pending if _transient(answers[index])]
+        if not pending or any(_failed(answer) for answer in answers):
+            break
+        delay = max(retry_delay(timing, attempts[index], f"{seed}|{items[index].step}") for index in pending)
+        for index in pending:
+            attempts[index] += 1
+        yield wait(context, delay)
+    return [answer for answer in answers if answer is not None]
+
+
+def call_once(context: df.DurableOrchestrationContext, call: Call) -> Durable[c.ActivityResult]:
+    """One activity call, no retry (the caller decides what its answer means)."""
+    task = _schedule(context, call)
+    try:
+        yield task
+    except Exception:  # noqa: BLE001 - an activity that raised: read from the task (ActivityCrashed)
+        pass
+    answer = _answer(task, call, last_attempt=False)
+    assert isinstance(answer, c.ActivityResult)
+    return answer
+
+
+def poll_until(
+    context: df.DurableOrchestrationContext,
+    interval: float,
+    limit: float,
+    read: Callable[[], Durable[T]],
+    done: Callable[[T], bool],
+    first: T | None = None,
+) -> Durable[tuple[T, bool]]:
+    """Read on durable timers every `interval` seconds until `done(answer)`; answer (last answer, timed out).
+
+    `first` is an answer already in hand (when it is done, nothing is waited for). Timed out means `limit`
+    seconds of orchestration time passed since the first wait without a done answer.
+    """
+    answer = first
+    if answer is not None and done(answer):
+        return answer, False
+    started = context.current_utc_datetime
+    while True:
+        yield wait(context, interval)
+        answer = yield from read()
+        if done(answer):
+            return answer, False
+        if (context.current_utc_datetime - started).total_seconds() >= limit:
+            return answer, True
+
+
+def _all(context: df.DurableOrchestrationContext, tasks: list[TaskBase]) -> Durable[None]:
+    try:
+        yield context.task_all(tasks)
+    except Exception:  # noqa: BLE001 - a task failed: each one's answer is read by the caller
+        # task_all gives up at the first failed child while the others still run: wait for each of them
+        # (re-yielding a scheduled task adds no action) so every resource they report is recorded.
+        for task in tasks:
+            try:
+                yield task
+            except Exception:  # noqa: BLE001 - read from the task by the caller
+                continue
+
+
+def _schedule(context: df.DurableOrchestrationContext, item: Item) -> TaskBase:
+    if isinstance(item, Call):
+        return context.call_activity(item.activity, item.input.to_dict(), expected_type=dict)
+    return context.call_sub_orchestrator(item.name, item.input.to_dict(), item.instance_id,
+                                         expected_type=dict)
+
+
+def _answer(task: TaskBase, item: Item, last_attempt: bool) -> Answer:
+    if isinstance(item, SubOrchestration):
+        return _chain_answer(task, item)
+    if task.state is TaskState.FAILED:
+        return crashed(str(task.result))
+    try:
+        result = c.ActivityResult.from_dict(task.result, f"{item.activity} result")
+    except c.ContractError as wrong:
+        return crashed(str(wrong))
+    if not result.ok and result.error is not None and result.error.transient and last_attempt:
+        result = replace(result, error=replace(result.error, transient=False))
+    return result
+
+
+def _chain_answer(task: TaskBase, item: SubOrchestration) -> c.ChainResult:
+    if task.state is not TaskState.FAILED:
+        try:
+            return c.ChainResult.from_dict(task.result, f"{item.name} result")
+        except c.ContractError as wrong:
+            reason = str(wrong)
+    else:
+        reason = str(task.result)
+    failure = c.StepFailure(step=item.steps[0], code=CHAIN_CRASHED, message=_reason(reason))
+    return c.ChainResult(steps=[c.StepReport(step=item.steps[0], ok=False, failure=failure)])
+
+
+def crashed(text: str) -> c.ActivityResult:
+    """An activity that raised (a bug, not an ARM answer): permanent, with the host's reason only."""
+    return c.ActivityResult.failure(c.ActivityError(code=c.ACTIVITY_CRASHED, message=_reason(text)))
+
+
+def _reason(text: str) -> str:
+    # The host's text is "Reason \n Details"; the details are a stack trace, keep the reason only.
+    return text.split("\n", 1)[0].strip()[:MAX_CRASH_MESSAGE]
+
+
+def _transient(answer: Answer | None) -> bool:
+    if not isinstance(answer, c.ActivityResult) or answer.ok:
+        return False
+    return bool(answer.error and answer.error.transient)
+
+
+def _failed(answer: Answer | None) -> bool:
+    if isinstance(answer, c.ChainResult):
+        return answer.failure is not None
+    return answer is not None and not answer.ok and not _transient(answer)

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from provisioning import topology
+
 CREATED = "created"
 EXISTING = "existing"
 
@@ -20,13 +22,7 @@ def hopsworks_values(request: Mapping[str, Any], location: str | None = None) ->
     where = location or request.get("location")
     if not where:
         raise ValueError("location is unknown: the request has none and none was given (preflight finds it)")
-    if request["topology"] == "peering":
-        network = request["hopsworksNetwork"]
-        vnet, subnet = network["vnetName"], network["subnetName"]
-    elif request["topology"] == "subnet":
-        vnet, subnet = request["aks"]["vnetName"], request["hopsworksSubnet"]["name"]
-    else:
-        raise ValueError(f"unknown topology {request['topology']!r}")
+    vnet, subnet = topology.of(request["topology"]).hopsworks_placement(request)
     return {
         "location": where,
         "resourceGroup": request["resourceGroup"],

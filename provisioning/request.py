@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
@@ -519,58 +519,52 @@ def _construct(model: type[_M], raw: Mapping[str, Any], failed: set[str], blocks
 
 # ---- the rules, in the order their errors are reported
 
+Rule = Callable[["_Fields"], Iterator[FieldError]]
 
-def _topology_blocks(f: _Fields) -> list[FieldError]:
+
+def _topology_blocks(f: _Fields) -> Iterator[FieldError]:
     """The block the topology needs is present, the other absent."""
-    if f.topology not in _BLOCK_OF_TOPOLOGY:
-        return []
-    needed = _BLOCK_OF_TOPOLOGY[f.topology]
-    errors = []
-    for block in _BLOCKS:
+    needed = _BLOCK_OF_TOPOLOGY.get(f.topology or "")
+    for block in _BLOCKS if needed else ():
         if block == needed and block not in f.blocks_given:
-            errors.append(
-                FieldError(block, f"is required when topology is '{f.topology}' ({{}} takes the defaults)")
-            )
+            yield FieldError(block, f"is required when topology is '{f.topology}' ({{}} takes the defaults)")
         elif block != needed and block in f.blocks_given:
-            errors.append(FieldError(block, f"must be absent when topology is '{f.topology}'"))
-    return errors
+            yield FieldError(block, f"must be absent when topology is '{f.topology}'")
 
 
-def _default_aks_vnet_name_is_valid(f: _Fields) -> list[FieldError]:
+def _default_aks_vnet_name_is_valid(f: _Fields) -> Iterator[FieldError]:
     # A given vnetName passed its own rule already; only the default, derived from aks.name, can break it.
-    if f.aks_vnet_name is None or naming.VIRTUAL_NETWORK.is_valid(f.aks_vnet_name):
-        return []
-    return [FieldError(
-        "aks.vnetName",
-        f"the default, aks.name + '{AKS_VNET_NAME_SUFFIX}', would break the rule: "
-        f"{naming.VIRTUAL_NETWORK.rule}; set aks.vnetName",
-    )]
+    if f.aks_vnet_name is not None and not naming.VIRTUAL_NETWORK.is_valid(f.aks_vnet_name):
+        yield FieldError(
+            "aks.vnetName",
+            f"the default, aks.name + '{AKS_VNET_NAME_SUFFIX}', would break the rule: "
+            f"{naming.VIRTUAL_NETWORK.rule}; set aks.vnetName",
+        )
 
 
-def _hopsworks_vnet_differs_from_aks_vnet(f: _Fields) -> list[FieldError]:
-    hopsworks_vnet, aks_vnet = f.hopsworks_vnet_name, f.aks_vnet_name
-    if hopsworks_vnet and aks_vnet and hopsworks_vnet.casefold() == aks_vnet.casefold():
-        return [FieldError("hopsworksNetwork.vnetName", "must differ from the AKS virtual network's name")]
-    return []
+def _hopsworks_vnet_differs_from_aks_vnet(f: _Fields) -> Iterator[FieldError]:
+    if _same_name(f.hopsworks_vnet_name, f.aks_vnet_name):
+        yield FieldError("hopsworksNetwork.vnetName", "must differ from the AKS virtual network's name")
 
 
-def _hopsworks_subnet_differs_from_node_subnet(f: _Fields) -> list[FieldError]:
-    name, node_subnet = f.hopsworks_subnet_name, f.node_subnet_name
-    if name and node_subnet and name.casefold() == node_subnet.casefold():
-        return [FieldError("hopsworksSubnet.name", "must differ from aks.nodeSubnetName (same vnet)")]
-    return []
+def _hopsworks_subnet_differs_from_node_subnet(f: _Fields) -> Iterator[FieldError]:
+    if _same_name(f.hopsworks_subnet_name, f.node_subnet_name):
+        yield FieldError("hopsworksSubnet.name", "must differ from aks.nodeSubnetName (same vnet)")
 
 
-def _node_resource_group_name_fits(f: _Fields) -> list[FieldError]:
+def _same_name(a: str | None, b: str | None) -> bool:
+    return bool(a and b and a.casefold() == b.casefold())  # Azure names are case-insensitive
+
+
+def _node_resource_group_name_fits(f: _Fields) -> Iterator[FieldError]:
     # Without a location the group's location decides, known in preflight only.
-    if not (f.aks_name and f.resource_group and f.location):
-        return []
-    error = naming.node_resource_group_error(f.resource_group, f.aks_name, f.location)
-    return [FieldError("aks.name", error)] if error else []
+    if f.aks_name and f.resource_group and f.location:
+        error = naming.node_resource_group_error(f.resource_group, f.aks_name, f.location)
+        if error:
+            yield FieldError("aks.name", error)
 
 
-def _ranges_avoid_reserved(f: _Fields) -> list[FieldError]:
-    errors = []
+def _ranges_avoid_reserved(f: _Fields) -> Iterator[FieldError]:
     for field, network in (
         ("aks.addressSpace", f.aks_space),
         ("aks.serviceCidr", f.service_cidr),
@@ -579,100 +573,85 @@ def _ranges_avoid_reserved(f: _Fields) -> list[FieldError]:
         if network is None:
             continue
         for reserved in cidr.reserved_overlaps(network, include_docker_bridge=field == "aks.serviceCidr"):
-            errors.append(FieldError(field, f"must not overlap {reserved.network} ({reserved.reason})"))
-    return errors
+            yield FieldError(field, f"must not overlap {reserved.network} ({reserved.reason})")
 
 
-def _node_subnet_inside_aks_vnet(f: _Fields) -> list[FieldError]:
+def _node_subnet_inside_aks_vnet(f: _Fields) -> Iterator[FieldError]:
     if f.aks_space and f.node_prefix and not cidr.contains(f.aks_space, f.node_prefix):
-        return [FieldError("aks.nodeSubnetPrefix", f"must lie inside aks.addressSpace ({f.aks_space})")]
-    return []
+        yield FieldError("aks.nodeSubnetPrefix", f"must lie inside aks.addressSpace ({f.aks_space})")
 
 
-def _node_subnet_holds_the_nodes(f: _Fields) -> list[FieldError]:
+def _node_subnet_holds_the_nodes(f: _Fields) -> Iterator[FieldError]:
     if f.node_prefix is None or f.node_count is None:
-        return []
+        return
     needed = (f.node_count + UPGRADE_SURGE_NODES) * AZURE_CNI_ADDRESSES_PER_NODE
     available = cidr.usable_subnet_addresses(f.node_prefix)
-    if available >= needed:
-        return []
-    return [FieldError(
-        "aks.nodeSubnetPrefix",
-        f"is too small for {f.node_count} node(s) with Azure CNI: needs {needed} addresses "
-        f"({AZURE_CNI_ADDRESSES_PER_NODE} per node, plus one upgrade surge node) but has {available} "
-        f"usable (Azure reserves 5 per subnet)",
-    )]
+    if available < needed:
+        yield FieldError(
+            "aks.nodeSubnetPrefix",
+            f"is too small for {f.node_count} node(s) with Azure CNI: needs {needed} addresses "
+            f"({AZURE_CNI_ADDRESSES_PER_NODE} per node, plus one upgrade surge node) but has {available} "
+            f"usable (Azure reserves 5 per subnet)",
+        )
 
 
-def _service_cidr_clear_of_the_vnets(f: _Fields) -> list[FieldError]:
-    if f.service_cidr is None:
-        return []
-    errors = []
-    if f.aks_space and cidr.overlaps(f.service_cidr, f.aks_space):
-        errors.append(FieldError("aks.serviceCidr", f"must not overlap aks.addressSpace ({f.aks_space})"))
-    if f.hopsworks_space and cidr.overlaps(f.service_cidr, f.hopsworks_space):
-        errors.append(FieldError(
-            "aks.serviceCidr", f"must not overlap hopsworksNetwork.addressSpace ({f.hopsworks_space})"
-        ))
-    return errors
+def _service_cidr_clear_of_the_vnets(f: _Fields) -> Iterator[FieldError]:
+    vnets = (("aks.addressSpace", f.aks_space), ("hopsworksNetwork.addressSpace", f.hopsworks_space))
+    for name, space in vnets:
+        if f.service_cidr and space and cidr.overlaps(f.service_cidr, space):
+            yield FieldError("aks.serviceCidr", f"must not overlap {name} ({space})")
 
 
-def _dns_service_ip_usable_in_service_cidr(f: _Fields) -> list[FieldError]:
+def _dns_service_ip_usable_in_service_cidr(f: _Fields) -> Iterator[FieldError]:
     service, dns = f.service_cidr, f.dns_service_ip
     if service is None or dns is None:
-        return []
+        return
     if not cidr.contains_address(service, dns):
-        message = f"must lie inside aks.serviceCidr ({service})"
+        yield FieldError("aks.dnsServiceIp", f"must lie inside aks.serviceCidr ({service})")
     elif dns == service.network_address:
-        message = "must not be the network address of aks.serviceCidr"
+        yield FieldError("aks.dnsServiceIp", "must not be the network address of aks.serviceCidr")
     elif dns == service.network_address + 1:
-        message = "must not be the first address of aks.serviceCidr (the kubernetes service uses it)"
+        yield FieldError(
+            "aks.dnsServiceIp",
+            "must not be the first address of aks.serviceCidr (the kubernetes service uses it)",
+        )
     elif dns == service.broadcast_address:
-        message = "must not be the last address of aks.serviceCidr"
-    else:
-        return []
-    return [FieldError("aks.dnsServiceIp", message)]
+        yield FieldError("aks.dnsServiceIp", "must not be the last address of aks.serviceCidr")
 
 
-def _hopsworks_vnet_clear_of_aks_vnet(f: _Fields) -> list[FieldError]:
+def _hopsworks_vnet_clear_of_aks_vnet(f: _Fields) -> Iterator[FieldError]:
     if f.hopsworks_space and f.aks_space and cidr.overlaps(f.hopsworks_space, f.aks_space):
-        return [FieldError(
+        yield FieldError(
             "hopsworksNetwork.addressSpace",
             f"must not overlap aks.addressSpace ({f.aks_space}): peered networks need distinct ranges",
-        )]
-    return []
+        )
 
 
-def _hopsworks_subnet_inside_its_vnet(f: _Fields) -> list[FieldError]:
+def _hopsworks_subnet_inside_its_vnet(f: _Fields) -> Iterator[FieldError]:
     space, prefix = f.hopsworks_space, f.hopsworks_subnet_prefix
     if space and prefix and not cidr.contains(space, prefix):
-        return [FieldError(
+        yield FieldError(
             "hopsworksNetwork.subnetPrefix", f"must lie inside hopsworksNetwork.addressSpace ({space})"
-        )]
-    return []
+        )
 
 
-def _hopsworks_subnet_inside_aks_vnet(f: _Fields) -> list[FieldError]:
+def _hopsworks_subnet_inside_aks_vnet(f: _Fields) -> Iterator[FieldError]:
     prefix = f.hopsworks_prefix_in_aks
     if prefix and f.aks_space and not cidr.contains(f.aks_space, prefix):
-        return [FieldError("hopsworksSubnet.prefix", f"must lie inside aks.addressSpace ({f.aks_space})")]
-    return []
+        yield FieldError("hopsworksSubnet.prefix", f"must lie inside aks.addressSpace ({f.aks_space})")
 
 
-def _hopsworks_subnet_clear_of_node_subnet(f: _Fields) -> list[FieldError]:
+def _hopsworks_subnet_clear_of_node_subnet(f: _Fields) -> Iterator[FieldError]:
     prefix = f.hopsworks_prefix_in_aks
     if prefix and f.node_prefix and cidr.overlaps(prefix, f.node_prefix):
-        return [FieldError(
-            "hopsworksSubnet.prefix", f"must not overlap aks.nodeSubnetPrefix ({f.node_prefix})"
-        )]
-    return []
+        yield FieldError("hopsworksSubnet.prefix", f"must not overlap aks.nodeSubnetPrefix ({f.node_prefix})")
 
 
-def _tag_rules(f: _Fields) -> list[FieldError]:
-    return _tag_errors(f.tags)
+def _tag_rules(f: _Fields) -> Iterator[FieldError]:
+    yield from _tag_errors(f.tags)
 
 
-CROSS_FIELD_RULES: tuple[Callable[[_Fields], list[FieldError]], ...] = (
+CROSS_FIELD_RULES: tuple[Rule, ...] = (
     _topology_blocks,
     _default_aks_vnet_name_is_valid,
     _hopsworks_vnet_differs_from_aks_vnet,

@@ -484,7 +484,8 @@ def render_text(permission_plan: PermissionPlan, principal: str = PRINCIPAL_PLAC
             f"{node.scope.rsplit('/', 1)[-1]}: AKS creates that group with the cluster, so no narrower grant "
             "can exist before the run)"
         )
-    lines += ["", *[f"  {command}" for command in p.builtin_az_commands(principal)], ""]
+    lines += ["", "  set +H  # interactive bash: the '!' of the conditions below is not history expansion"]
+    lines += [*[f"  {command}" for command in p.builtin_az_commands(principal)], ""]
     roles_assigned = ", ".join(role.name for role in ASSIGNED_ROLES)
     lines += [
         "  --condition: a grant that may write role assignments could assign any role (Owner too); the",

@@ -4,6 +4,7 @@ grants, the least-privilege built-in assignments and the equivalent custom roles
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -198,6 +199,9 @@ def test_az_commands_constrain_what_a_role_assignment_writer_may_assign() -> Non
     commands = plan.builtin_az_commands("11111111-2222-3333-4444-555555555555")
     with_condition = [c for c in commands if "--condition " in c]
     assert len(with_condition) == 1 and "Role Based Access Control Administrator" in with_condition[0]
+    words = shlex.split(with_condition[0])  # a shell hands az the condition as one argument, unchanged
+    assert words[words.index("--condition") + 1] == permissions.ROLE_ASSIGNMENT_CONDITION
+    assert words[words.index("--role") + 1] == "Role Based Access Control Administrator"
     assert all("--assignee-object-id 11111111-2222-3333-4444-555555555555" in c for c in commands)
     custom = plan.az_commands()
     assert custom[:2] == [

@@ -73,14 +73,19 @@ def retry_delay(timing: c.Timing, attempt: int, seed: str | None = None) -> floa
 
 
 def fan_out(
-    context: df.DurableOrchestrationContext, timing: c.Timing, seed: str, items: Sequence[Item]
+    context: df.DurableOrchestrationContext,
+    timing: c.Timing,
+    seed: str,
+    items: Sequence[Item],
+    retry_if: Callable[[c.ActivityResult], bool] = lambda answer: True,
 ) -> Durable[list[Answer]]:
     """Run `items` together; answer each one's last answer, in order.
 
     A transient activity answer is retried (that call only) after a durable timer of the backoff of its
     attempt (seeded by `seed` and the step), up to `timing.retry_max_attempts` attempts, then it is a
     permanent failure. Once any answer is a permanent failure nothing is retried: the transient answers
-    that came with it stay transient (the caller neither reports nor retries them).
+    that came with it stay transient (the caller neither reports nor retries them). A transient answer
+    `retry_if` refuses is answered as it is, for the caller to act on.
     """
     answers: list[Answer | None] = [None] * len(items)
     attempts = [1] * len(items)
@@ -90,7 +95,7 @@ def fan_out(
         yield from _all(context, tasks)
         for index, task in zip(pending, tasks, strict=True):
             answers[index] = _answer(task, items[index], attempts[index] >= timing.retry_max_attempts)
-        pending = [index for index in pending if _transient(answers[index])]
+        pending = [index for index in pending if _transient(answers[index]) and retry_if(answers[index])]
         if not pending or any(_failed(answer) for answer in answers):
             break
         delay = max(retry_delay(timing, attempts[index], f"{seed}|{items[index].step}") for index in pending)

@@ -17,7 +17,7 @@ stages follow the critical path: the cluster starts as soon as its subnet exists
 from __future__ import annotations
 
 import logging
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,7 +90,7 @@ def guide(run: SetupRun) -> Durable[None]:
         Call("acr", ask.registry()),
     )
     yield from run.together(Call("acr_retention", ask.retention()))
-    cluster = yield from run.watch_cluster()
+    cluster = yield from run.watch_cluster(aks_network)
 
     # What needs the ready cluster: Network Contributor on its vnet for its identity, AcrPull on the registry
     # for its kubelet (Step 2's integration) and, in Option A, both peerings (after the cluster: AKS writes
@@ -170,14 +170,16 @@ class SetupRun:
 
     # -- forward
 
-    def together(self, *items: Item) -> Durable[list[Answer]]:
+    def together(
+        self, *items: Item, retry_if: Callable[[c.ActivityResult], bool] = lambda answer: True
+    ) -> Durable[list[Answer]]:
         """Run `items` at once (one task_all) and record every answer; stop the setup if a step failed."""
         steps = _steps_of(items)
         for step in steps:
             self.states[step] = status.RUNNING
         self._log("running %s", ", ".join(steps))
         self.publish()
-        answers = yield from fan_out(self.context, self.timing, self.instance_id, items)
+        answers = yield from fan_out(self.context, self.timing, self.instance_id, items, retry_if)
         for item, answer in zip(items, answers, strict=True):
             self._record(item, answer)
         self._settle(items, answers)
@@ -231,20 +233,33 @@ class SetupRun:
         return all(answer.ok for item, answer in zip(items, answers, strict=True)
                    if isinstance(item, Call) and item.step == step and isinstance(answer, c.ActivityResult))
 
-    def watch_cluster(self) -> Durable[c.ClusterOutput]:
-        """Read the cluster on durable timers until it has Succeeded (a standing one is read at once)."""
+    def watch_cluster(self, aks_network: c.AksNetworkOutput) -> Durable[c.ClusterOutput]:
+        """Read the cluster on durable timers until it has Succeeded (a standing one is read at once).
+
+        A cluster of this run whose create ended Failed/Canceled for a passing cause (get_aks_cluster answers
+        that as transient, with its provisioningState) is PUT again, AKS's documented reconcile, up to the
+        retry budget; then watched again.
+        """
         begun = self.outputs["aks_cluster"]
-        first = begun if _cluster_state(begun) == CLUSTER_SUCCEEDED else None
+        repairs = 0
 
         def read() -> Durable[dict[str, Any]]:
-            yield from self.together(Call("aks_cluster", self.inputs.get_cluster(), finishes=False))
+            nonlocal repairs
+            read_call = Call("aks_cluster", self.inputs.get_cluster(), finishes=False)
+            (answer,) = yield from self.together(read_call, retry_if=_read_again)
+            if isinstance(answer, c.ActivityResult) and _needs_put_again(answer):
+                repairs += 1
+                error = answer.error or c.ActivityError(code=CLUSTER_FAILED)
+                if repairs >= self.timing.retry_max_attempts:
+                    self._stop("aks_cluster", error.code, error.message)
+                yield from self.together(Call("aks_cluster", self.inputs.begin_cluster(aks_network),
+                                              finishes=False))
             return self.outputs["aks_cluster"]
 
         def ended(outputs: dict[str, Any]) -> bool:
             return _cluster_state(outputs) in (CLUSTER_SUCCEEDED, *CLUSTER_ENDED_BADLY)
 
-        if first is not None:
-            first = yield from read()
+        first = (yield from read()) if _cluster_state(begun) == CLUSTER_SUCCEEDED else None
         cluster, timed_out = yield from poll_until(
             self.context, self.timing.poll_interval_seconds, self.timing.cluster_timeout_seconds, read, ended,
             first,
@@ -344,6 +359,17 @@ def _steps_of(items: Sequence[Item]) -> list[str]:
             if step not in steps:
                 steps.append(step)
     return steps
+
+
+def _read_again(answer: c.ActivityResult) -> bool:
+    return not _needs_put_again(answer)
+
+
+def _needs_put_again(answer: c.ActivityResult) -> bool:
+    """get_aks_cluster's answer for this run's cluster ended Failed/Canceled for a cause that passes."""
+    error = answer.error
+    return (not answer.ok and error is not None and error.transient
+            and str(error.provisioning_state or "").casefold() in CLUSTER_ENDED_BADLY)
 
 
 def _cluster_state(outputs: dict[str, Any]) -> str:

@@ -477,3 +477,26 @@ def test_a_peering_chain_whose_activity_raises_is_drained_and_reported(handle):
     assert "Traceback" not in run.error
     assert [world.known[rid.casefold()].type for rid in world.deleted].count(PEERING) == 1
     assert_rolled_back_exactly_what_the_run_created(world)
+
+
+def test_a_cluster_create_that_ended_failed_for_a_passing_cause_is_put_again_and_watched(handle):
+    """get_aks_cluster answers a Failed create of this run's cluster as transient (with provisioningState):
+    the setup PUTs it again (begin_aks_cluster, AKS's reconcile) instead of re-reading a Failed cluster."""
+    world = FakeAzure(cluster_seconds=120, cluster_failed_creates=1)
+    run = drive(handle, world, orchestration_input("subnet"), instance_id=INSTANCE)
+
+    assert not run.failed, run.error
+    begins = world.calls_to("begin_aks_cluster")
+    assert len(begins) == 2
+    reads = world.calls_to("get_aks_cluster")
+    assert reads[-1].time >= begins[1].time + timedelta(seconds=120)
+    assert not world.deleted
+
+
+def test_a_cluster_create_that_keeps_ending_failed_gives_up_after_the_retry_budget(handle):
+    world = FakeAzure(cluster_seconds=60, cluster_failed_creates=100)
+    run = drive(handle, world, orchestration_input("subnet", retryMaxAttempts=3), instance_id=INSTANCE)
+
+    assert run.failed and "step aks_cluster: OperationPreempted" in run.error
+    assert len(world.calls_to("begin_aks_cluster")) == 3
+    assert_rolled_back_exactly_what_the_run_created(world)

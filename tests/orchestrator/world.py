@@ -78,6 +78,9 @@ class FakeAzure:
     activity_seconds: float = 1
     # get_aks_cluster at a time >= ready answers Succeeded; a Failed cluster answers an error.
     cluster_fails: bool = False
+    # The cluster's create ends Failed this many times for a cause that passes (get_aks_cluster answers it
+    # transient with provisioningState Failed); begin_aks_cluster PUTs it again and it builds anew.
+    cluster_failed_creates: int = 0
     cluster_delete_polls: int = 2  # delete_resource answers done:false this many times for a cluster
     # ARM refuses to delete a cluster still being created (409 OperationNotAllowed, classified transient).
     cluster_busy_until_ready: bool = False
@@ -86,6 +89,7 @@ class FakeAzure:
     deleted: list[str] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     cluster_ready_at: datetime | None = None
+    cluster_failed: bool = False  # the current create ended Failed (cluster_failed_creates)
     peering_lag: int = 0  # answers that still say Initiated after both sides exist
     durations: dict[str, float] = field(default_factory=dict)  # per activity, else activity_seconds
     created_log: list[str] = field(default_factory=list)  # ids, in creation order
@@ -208,14 +212,24 @@ class FakeAzure:
         vnet = subnet.rsplit("/subnets/", 1)[0]
         is_new = rid.casefold() not in self.resources
         resource = self._ensure(payload, rid, CLUSTER, (subnet, vnet))
-        if is_new:
+        ended = self.cluster_ready_at is not None and now >= self.cluster_ready_at
+        failed_before = ended and self.cluster_failed
+        if is_new or failed_before:
             self.cluster_ready_at = now + timedelta(seconds=self.cluster_seconds)
+            self.cluster_failed = False
         state = "Succeeded" if self.cluster_ready_at is None or now >= self.cluster_ready_at else "Creating"
         return {"ok": True, "resources": [resource], "outputs": {"id": rid, "provisioningState": state}}
 
     def _get_aks_cluster(self, now: datetime, payload: dict) -> dict:
         rid = self._rid(payload, CLUSTER, payload["name"])
         ready = self.cluster_ready_at is None or now >= self.cluster_ready_at
+        if ready and (self.cluster_failed or self.cluster_failed_creates > 0):
+            if not self.cluster_failed:
+                self.cluster_failed_creates -= 1
+                self.cluster_failed = True
+            return {"ok": False, "resources": [], "error": {
+                "code": "OperationPreempted", "status": 200, "transient": True, "provisioningState": "Failed",
+                "resourceId": rid, "message": "the cluster's create ended Failed: OperationPreempted"}}
         if ready and self.cluster_fails:
             error = {"code": "VMExtensionProvisioningError", "status": 200,
                      "message": "the cluster's operation ended Failed", "transient": False}

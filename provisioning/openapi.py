@@ -646,9 +646,9 @@ def _schema_30(node: dict[str, Any], nullable_key: str = "nullable") -> dict[str
         rest = {key: value for key, value in node.items() if key != "anyOf"}
         if len(others) == 1 and "$ref" not in others[0]:
             node = {**others[0], **rest}
-        elif len(others) == 1:
-            node = {"allOf": others, **rest}
-        else:  # OpenAPI 3.0 reads `nullable` only next to a `type`: null gets an option of its own
+        elif len(others) == 1 and nullable_key == "x-nullable":
+            node = {"allOf": others, **rest}  # Swagger 2.0 has no anyOf; x-nullable next to allOf is read
+        else:  # OpenAPI 3.0 reads `nullable` only next to a `type` (not $ref, not allOf): null is an option
             node = {"anyOf": [*others, {"enum": [None], nullable_key: True}], **rest}
         node[nullable_key] = True
     if "const" in node:
@@ -675,8 +675,14 @@ def _schema_20(node: dict[str, Any]) -> dict[str, Any]:
         del node["default"]  # Swagger 2.0 cannot say null here; x-nullable and no default mean the same
     if "$ref" in node and node["$ref"].startswith(COMPONENTS):
         node = {**node, "$ref": DEFINITIONS + node["$ref"][len(COMPONENTS):]}
-    if "anyOf" in node:  # Swagger 2.0 has no anyOf: any value, described in words
-        node = {k: v for k, v in node.items() if k != "anyOf"}
+    if "anyOf" in node:
+        # 3.0's null option becomes x-nullable; one option left stays (allOf); Swagger 2.0 has no anyOf for
+        # several: any value, described in words.
+        options = [o for o in node["anyOf"] if not (o.get("enum") == [None] and len(o) == 2)]
+        rest = {k: v for k, v in node.items() if k != "anyOf"}
+        if len(options) < len(node["anyOf"]):
+            rest["x-nullable"] = True
+        node = {"allOf": options, **rest} if len(options) == 1 else rest
     return node
 
 

@@ -295,3 +295,15 @@ def test_swagger2_examples_against_the_app(api_host: DevHost) -> None:
     done = run_schemathesis(api_host, "swagger2", "--phases", "examples", "--max-examples", "3")
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
     assert "Open API 2.0" in done.stdout and "✅ 3 passed" in done.stdout
+
+
+def test_nullable_references_accept_null() -> None:
+    """A run's first status has customStatus null (set by the orchestrator's first episode)."""
+    document = full_document()
+    example = openapi.build_examples(example_requests())["runningStatus"]
+    running = dict(example, customStatus=None, output=None)
+    assert not schema_errors(document, component("RunningStatus"), running)
+    assert schema_errors(document, component("RunningStatus"), dict(running, customStatus="text"))
+    swagger = full_document("swagger2")
+    custom = swagger["definitions"]["RunningStatus"]["properties"]["customStatus"]
+    assert custom["allOf"] == [{"$ref": "#/definitions/Progress"}] and custom["x-nullable"] is True

@@ -24,6 +24,7 @@ import azure.functions as func
 
 from api import instances
 from api.setups import _json
+from provisioning import contracts as c
 from provisioning import lifecycle, plan_diff
 
 PLAN_DEADLINE_SECONDS = 200.0  # the front end cuts an HTTP answer at 230 s
@@ -106,19 +107,19 @@ async def make(request: dict[str, Any], setup_instance_id: str, record: list[str
     """The plan: preflight and the first reads together, then the reads that need their answers."""
     readers = _readers()
     target = lifecycle.Target(request)
-    first = lifecycle.first_inspections(target, check_registry_name=True)
-    preflight_read = _read(
-        readers["preflight"], _preflight_input(request, setup_instance_id), "preflight", may_fail=True
-    )
+    base = lifecycle.common(target, PLAN_RUN_ID, setup_instance_id)
+    first = lifecycle.first_inspections(target, base, check_registry_name=True)
+    preflight_input = c.PreflightInput(**base.fields(), request=request).to_dict()
+    preflight_read = _read(readers["preflight"], preflight_input, "preflight", may_fail=True)
     answers = await asyncio.gather(
-        preflight_read, *(_read(readers[i.activity], i.input, i.fact) for i in first)
+        preflight_read, *(_read(readers[i.activity], i.input.to_dict(), i.fact) for i in first)
     )
     preflight, facts, problems = answers[0], {}, []
     _collect(first, answers[1:], facts, problems)
-    second = lifecycle.second_inspections(target, facts)
+    second = lifecycle.second_inspections(target, base, facts)
     _collect(
         second,
-        await asyncio.gather(*(_read(readers[i.activity], i.input, i.fact) for i in second)),
+        await asyncio.gather(*(_read(readers[i.activity], i.input.to_dict(), i.fact) for i in second)),
         facts,
         problems,
     )
@@ -132,20 +133,6 @@ async def make(request: dict[str, Any], setup_instance_id: str, record: list[str
         "permissions": _permissions(request, preflight, location),
         "summary": plan_diff.summary(changes),
     }
-
-
-def _preflight_input(request: dict[str, Any], setup_instance_id: str) -> dict[str, Any]:
-    from provisioning import contracts
-
-    return contracts.PreflightInput(
-        subscription_id=request["subscriptionId"],
-        resource_group=request["resourceGroup"],
-        location=request.get("location"),
-        tags=dict(request.get("tags") or {}),
-        run_id=PLAN_RUN_ID,
-        instance_id=setup_instance_id,
-        request=request,
-    ).to_dict()
 
 
 def _collect(

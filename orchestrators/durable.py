@@ -23,9 +23,11 @@ from azure.durable_functions.models.Task import TaskBase, TaskState
 
 from provisioning import contracts as c
 from provisioning import errors
+from provisioning.rollback import waits_for_cluster
 
 MAX_CRASH_MESSAGE = 300
 CHAIN_CRASHED = "ChainCrashed"
+DELETE_TIMEOUT = "DeleteTimeout"
 
 T = TypeVar("T")
 Durable = Generator[TaskBase, Any, T]
@@ -141,6 +143,34 @@ def poll_until(
             return answer, False
         if (context.current_utc_datetime - started).total_seconds() >= limit:
             return answer, True
+
+
+def delete_until_gone(
+    context: df.DurableOrchestrationContext, timing: c.Timing, call: Call, resource_type: str, seed: str
+) -> Durable[c.ActivityError | None]:
+    """Delete one resource (a `delete_resource` call) and wait until it is gone: None when it is, else the
+    error that left it (code DeleteTimeout when it was still going after the cluster timeout).
+
+    A delete still going (a cluster) is called again on a timer; so is a cluster that is still being
+    created (409 OperationNotAllowed): both bounded by the cluster timeout, not by the retry budget.
+    Transient failures are retried with backoff (seeded by `seed`). Used by rollback and teardown.
+    """
+    attempt, waited = 1, 0.0
+    while True:
+        result = yield from call_once(context, call)
+        error = result.error or c.ActivityError(code="Unknown")
+        if result.ok and result.output(c.DeleteOutput).done:
+            return None
+        if result.ok or waits_for_cluster(resource_type, error.code):
+            if waited >= timing.cluster_timeout_seconds:
+                return c.ActivityError(code=DELETE_TIMEOUT, message=f"still being deleted after {waited:g} s")
+            waited += timing.poll_interval_seconds
+            yield wait(context, timing.poll_interval_seconds)
+        elif error.transient and attempt < timing.retry_max_attempts:
+            yield wait(context, retry_delay(timing, attempt, seed))
+            attempt += 1
+        else:
+            return error
 
 
 def _all(context: df.DurableOrchestrationContext, tasks: list[TaskBase]) -> Durable[None]:

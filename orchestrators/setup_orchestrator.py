@@ -30,21 +30,18 @@ from orchestrators.durable import (
     Durable,
     Item,
     SubOrchestration,
-    call_once,
+    delete_until_gone,
     fan_out,
     poll_until,
-    retry_delay,
-    wait,
 )
 from provisioning import contracts as c
 from provisioning import status, topology
 from provisioning.result import build_setup_result
-from provisioning.rollback import Deletion, Rollback, waits_for_cluster
+from provisioning.rollback import Deletion, Rollback
 from provisioning.step_inputs import StepInputs
 
 bp = df.Blueprint()
 
-DELETE_TIMEOUT = "DeleteTimeout"
 CLUSTER_TIMEOUT = "ClusterTimeout"
 CLUSTER_FAILED = "ClusterProvisioningFailed"
 VERIFICATION_FAILED = "VerificationFailed"
@@ -305,30 +302,15 @@ class SetupRun:
         raise SetupFailed(rollback.message(self.failures))
 
     def _delete(self, deletion: Deletion) -> Durable[str | None]:
-        """Delete one resource; None when it is gone, else the code that left it behind.
-
-        A delete still going (a cluster) is called again on a timer; so is a cluster that is still being
-        created (409 OperationNotAllowed): both bounded by the cluster timeout, not by the retry budget.
-        Transient failures are retried with backoff.
-        """
-        timing = self.timing
-        attempt, waited = 1, 0.0
-        while True:
-            result = yield from call_once(self.context, Call(deletion.step, self.inputs.delete(deletion)))
-            error = result.error or c.ActivityError(code="Unknown")
-            if result.ok and result.output(c.DeleteOutput).done:
-                self._log("deleted %s", deletion.id)
-                return None
-            if result.ok or waits_for_cluster(deletion.type, error.code):
-                if waited >= timing.cluster_timeout_seconds:
-                    return DELETE_TIMEOUT
-                waited += timing.poll_interval_seconds
-                yield wait(self.context, timing.poll_interval_seconds)
-            elif error.transient and attempt < timing.retry_max_attempts:
-                yield wait(self.context, retry_delay(timing, attempt, f"{self.instance_id}|delete"))
-                attempt += 1
-            else:
-                return error.code
+        """Delete one resource and wait (`delete_until_gone`); None when it is gone, else the code that left
+        it behind."""
+        call = Call(deletion.step, self.inputs.delete(deletion))
+        seed = f"{self.instance_id}|delete"
+        error = yield from delete_until_gone(self.context, self.timing, call, deletion.type, seed)
+        if error is not None:
+            return error.code
+        self._log("deleted %s", deletion.id)
+        return None
 
     # -- status, result, logs
 

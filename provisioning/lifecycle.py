@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
+from provisioning import contracts as c
 from provisioning import naming, roles
 
 IDENTITY = "Microsoft.ManagedIdentity/userAssignedIdentities"
@@ -202,38 +203,109 @@ def wanted_assignments(target: Target, facts: Mapping[str, Mapping[str, Any]]) -
 # ---------------------------------------------------------------- the two rounds of reads
 
 
+@dataclass(frozen=True, kw_only=True)
+class InspectIdentityInput(c.ActivityInput):
+    NAME: ClassVar[str] = "inspect_identity"
+    name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class InspectVnetInput(c.ActivityInput):
+    NAME: ClassVar[str] = "inspect_vnet"
+    vnet_name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class InspectClusterInput(c.ActivityInput):
+    NAME: ClassVar[str] = "inspect_cluster"
+    name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class InspectRegistryInput(c.ActivityInput):
+    NAME: ClassVar[str] = "inspect_registry"
+    name: str
+    check_name: bool = False  # absent: ask whether the global name is free (a POST that only reads)
+
+
+@dataclass(frozen=True, kw_only=True)
+class InspectRoleAssignmentsInput(c.ActivityInput):
+    NAME: ClassVar[str] = "inspect_role_assignments"
+    assignments: list[dict[str, Any]]  # [{scope, roleDefinitionGuid, principalId}]
+
+
+@dataclass(frozen=True, kw_only=True)
+class InspectDnsLinksInput(c.ActivityInput):
+    NAME: ClassVar[str] = "inspect_dns_links"
+    node_resource_group: str
+    private_fqdn: str | None = None
+
+
+INSPECT_ACTIVITIES = tuple(
+    cls.NAME
+    for cls in (
+        InspectIdentityInput,
+        InspectVnetInput,
+        InspectClusterInput,
+        InspectRegistryInput,
+        InspectRoleAssignmentsInput,
+        InspectDnsLinksInput,
+    )
+)
+
+
 @dataclass(frozen=True)
 class Inspection:
     fact: str
-    activity: str
-    input: dict[str, Any]
+    input: c.ActivityInput
+
+    @property
+    def activity(self) -> str:
+        return self.input.NAME
 
 
-def first_inspections(target: Target, *, check_registry_name: bool = False) -> list[Inspection]:
-    common = {"subscriptionId": target.subscription_id, "resourceGroup": target.resource_group}
+def common(target: Target, run_id: str, instance_id: str) -> c.Common:
+    """The fields every activity input carries; `run_id` is the teardown's own (or "plan")."""
+    return c.Common(
+        subscription_id=target.subscription_id,
+        resource_group=target.resource_group,
+        location=target.request.get("location"),
+        tags={},
+        run_id=run_id,
+        instance_id=instance_id,
+    )
+
+
+def first_inspections(
+    target: Target, base: c.Common, *, check_registry_name: bool = False
+) -> list[Inspection]:
+    fields = base.fields()
     inspections = [
-        Inspection(F_IDENTITY, "inspect_identity", {**common, "name": target.request["identity"]["name"]}),
-        Inspection(F_AKS_VNET, "inspect_vnet", {**common, "vnetName": target.aks["vnetName"]}),
+        Inspection(F_IDENTITY, InspectIdentityInput(**fields, name=target.request["identity"]["name"])),
+        Inspection(F_AKS_VNET, InspectVnetInput(**fields, vnet_name=target.aks["vnetName"])),
     ]
     network = target.hopsworks_network
     if network:
         inspections.append(
-            Inspection(F_HOPSWORKS_VNET, "inspect_vnet", {**common, "vnetName": network["vnetName"]})
+            Inspection(F_HOPSWORKS_VNET, InspectVnetInput(**fields, vnet_name=network["vnetName"]))
         )
     inspections += [
-        Inspection(F_CLUSTER, "inspect_cluster", {**common, "name": target.aks["name"]}),
+        Inspection(F_CLUSTER, InspectClusterInput(**fields, name=target.aks["name"])),
         Inspection(
             F_REGISTRY,
-            "inspect_registry",
-            {**common, "name": target.request["acr"]["name"], "checkName": check_registry_name},
+            InspectRegistryInput(
+                **fields, name=target.request["acr"]["name"], check_name=check_registry_name
+            ),
         ),
     ]
     return inspections
 
 
-def second_inspections(target: Target, facts: Mapping[str, Mapping[str, Any]]) -> list[Inspection]:
+def second_inspections(
+    target: Target, base: c.Common, facts: Mapping[str, Mapping[str, Any]]
+) -> list[Inspection]:
     """Role assignments whose principal exists, and the cluster's DNS zone links (topology peering)."""
-    common = {"subscriptionId": target.subscription_id, "resourceGroup": target.resource_group}
+    fields = base.fields()
     known = [
         {"scope": w.scope, "roleDefinitionGuid": w.role.guid, "principalId": w.principal_id}
         for w in wanted_assignments(target, facts)
@@ -242,19 +314,18 @@ def second_inspections(target: Target, facts: Mapping[str, Mapping[str, Any]]) -
     inspections = []
     if known:
         inspections.append(
-            Inspection(F_ROLE_ASSIGNMENTS, "inspect_role_assignments", {**common, "assignments": known})
+            Inspection(F_ROLE_ASSIGNMENTS, InspectRoleAssignmentsInput(**fields, assignments=known))
         )
     cluster = facts.get(F_CLUSTER) or {}
     if target.peering and cluster.get("exists") and cluster.get("nodeResourceGroup"):
         inspections.append(
             Inspection(
                 F_DNS_LINKS,
-                "inspect_dns_links",
-                {
-                    **common,
-                    "nodeResourceGroup": cluster["nodeResourceGroup"],
-                    "privateFqdn": cluster.get("privateFqdn"),
-                },
+                InspectDnsLinksInput(
+                    **fields,
+                    node_resource_group=cluster["nodeResourceGroup"],
+                    private_fqdn=cluster.get("privateFqdn"),
+                ),
             )
         )
     return inspections

@@ -26,6 +26,7 @@ from typing import Any
 
 from provisioning import lifecycle, naming
 from provisioning.lifecycle import Target
+from provisioning.rollback import is_under
 
 GROUPS = ("dns_link", "peerings", "role_assignments", "cluster", "registry", "subnets", "vnets", "identity")
 INVENTORY = "inventory"
@@ -302,7 +303,7 @@ def _covered(resource_id: str, ctx: _Context) -> bool:
     named = [target.identity_id, target.aks_vnet_id, target.cluster_id, target.registry_id]
     if target.hopsworks_vnet_id:
         named.append(target.hopsworks_vnet_id)
-    if any(naming.same_resource_id(resource_id, n) or _is_under(resource_id, n) for n in named):
+    if any(naming.same_resource_id(resource_id, n) or is_under(resource_id, n) for n in named):
         return True
     # Role assignments at the identity's scope and the DNS link (in the node resource group) are inspected
     # through their principal and the cluster: one not reached no longer exists.
@@ -310,10 +311,6 @@ def _covered(resource_id: str, ctx: _Context) -> bool:
         lifecycle.ROLE_ASSIGNMENT.casefold(),
         lifecycle.DNS_LINK.casefold(),
     )
-
-
-def _is_under(child_id: str, parent_id: str) -> bool:
-    return child_id.casefold().startswith(parent_id.casefold().rstrip("/") + "/")
 
 
 # ---------------------------------------------------------------- ids and types

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.lifecycle.helpers import hold_registry, post
 from tests.reliability.harness import REPO_ROOT, Lab, Target
 
 
@@ -61,3 +62,15 @@ def test_plan_prints_like_terraform_and_exits_by_problems(lab: Lab, tmp_path: Pa
     assert "Completed" in removed.stderr  # progress from the custom status
     for shown in (removed.stdout, removed.stderr, fresh.stdout, fresh.stderr):
         assert lab.host.function_key not in shown and "code=" not in shown
+
+
+def test_teardown_refused_while_the_setup_runs(lab: Lab, tmp_path: Path) -> None:
+    target = Target("lifecycle|client-busy")
+    lab.prepare(target)
+    hold_registry(lab, target, "PUT")
+    setup = post(lab, "setups", target.body())
+    refused = client(lab, tmp_path, "teardown", target)
+    assert refused.returncode == 1, refused.stderr
+    assert "refused: a setup for this target is running" in refused.stderr
+    assert "code=" not in refused.stderr + refused.stdout
+    lab.wait(setup.json()["statusQueryGetUri"])

@@ -108,3 +108,24 @@ def test_a_teardown_survives_the_host_being_killed(lab: Lab) -> None:
     assert status == 200 and payload["runtimeStatus"] == "Completed", payload.get("output")
     assert ids(payload["output"]["deleted"]) == created
     assert lab.state(target) == before
+
+
+def test_a_read_that_fails_for_good_deletes_nothing(lab: Lab) -> None:
+    target, _, _ = set_up(lab, "lifecycle|unreadable")
+    after_setup = lab.state(target)
+    fault = scoped_fault(
+        lab,
+        target,
+        method="GET",
+        resource_type="Microsoft.ContainerService/managedClusters",
+        kind="status",
+        status=403,
+        code="AuthorizationFailed",
+        count=-1,
+    )
+    failed = teardown(lab, target)
+    fault.count = 0
+    assert failed.http_status == 500 and failed.runtime_status == "Failed"
+    assert "Teardown failed reading the target (cluster): AuthorizationFailed" in failed.output
+    assert failed.custom_status["error"] == {"step": "inventory", "code": "AuthorizationFailed"}
+    assert lab.state(target) == after_setup

@@ -333,8 +333,9 @@ class Operation:
 
 
 HEADERS: dict[str, dict[str, Any]] = {
-    "Location": {"description": "the status URL to poll (GET) until it answers something other than 202; it "
-                                "carries the extension's system key: a secret",
+    "Location": {"description": "the status URL to poll (GET) until it answers something other than 202. It "
+                                "carries a key (the function key sent as `code`: the app's status endpoint; "
+                                "else the Durable extension's system key): a secret",
                  "schema": {"type": "string", "format": "uri"}},
     "Retry-After": {"description": "seconds to wait before polling Location",
                     "schema": {"type": "integer", "minimum": 0}},

@@ -160,6 +160,11 @@ def test_adopted_identity_and_vnet_stay_and_only_what_the_setup_added_goes(lab: 
     setup = lab.run(target)
     assert setup.runtime_status == "Completed", setup.output
     assert set(actions(plan(lab, target))) <= {"keep", "adopt"}
+    # A re-run replaces the first run's output, in which 'default' was created; this one finds it existing.
+    rerun = lab.run(target)
+    assert rerun.runtime_status == "Completed", rerun.output
+    found = {r["id"].rsplit("/", 1)[-1]: r["action"] for r in rerun.output["resources"]}
+    assert found["default"] == "existing"  # only the target's record still knows a setup made it
 
     removed = teardown(lab, target)
     assert removed.runtime_status == "Completed", removed.output

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from provisioning import contracts as c
-from provisioning import naming, roles
+from provisioning import naming, roles, topology
 
 IDENTITY = "Microsoft.ManagedIdentity/userAssignedIdentities"
 ROLE_ASSIGNMENT = "Microsoft.Authorization/roleAssignments"
@@ -82,7 +82,7 @@ class Target:
 
     @property
     def peering(self) -> bool:
-        return self.request["topology"] == "peering"
+        return topology.of(self.request["topology"]).separate_hopsworks_network
 
     @property
     def aks(self) -> Mapping[str, Any]:
@@ -126,12 +126,8 @@ class Target:
 
     def aks_subnets(self) -> list[tuple[str, str]]:
         """(name, prefix) of the subnets the setup wants in the AKS vnet."""
-        subnets = [(self.aks["nodeSubnetName"], self.aks["nodeSubnetPrefix"])]
-        if not self.peering and self.request.get("hopsworksSubnet"):
-            subnets.append(
-                (self.request["hopsworksSubnet"]["name"], self.request["hopsworksSubnet"]["prefix"])
-            )
-        return subnets
+        return [(subnet.name, subnet.prefix) for subnet in topology.of(self.request["topology"]).aks_subnets(
+            self.request)]
 
     def hopsworks_subnets(self) -> list[tuple[str, str]]:
         network = self.hopsworks_network

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from provisioning import naming, roles
+from provisioning import naming, roles, topology
 
 RESOURCE_GROUP = "resourceGroup"
 NODE_RESOURCE_GROUP = "nodeResourceGroup"
@@ -149,8 +149,9 @@ def needs(request: Any, location: str | None = None) -> list[Need]:
     """
     target = Target.of(request, location)
     subscription, group = target.subscription_scope, target.group_scope
-    found = [Need(action, RESOURCE_GROUP, group, group) for action in roles.required_actions(target.topology)]
-    if target.topology == "peering":
+    kind = topology.of(target.topology)
+    found = [Need(action, RESOURCE_GROUP, group, group) for action in kind.required_actions()]
+    if kind.separate_hopsworks_network:
         node_group = target.node_group_scope
         found += [
             Need(action, NODE_RESOURCE_GROUP, node_group, subscription)

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from provisioning import adoption, naming, permissions
+from provisioning import adoption, naming, permissions, topology
 
 PREFLIGHT_FAILED = "PreflightFailed"
 INCOMPATIBLE_EXISTING = "IncompatibleExistingResource"
@@ -75,10 +75,9 @@ class Checklist:
 def checklist(request: Mapping[str, Any]) -> Checklist:
     subscription_id, resource_group = request["subscriptionId"], request["resourceGroup"]
     aks = request["aks"]
-    aks_subnets = [(aks["nodeSubnetName"], aks["nodeSubnetPrefix"])]
-    if request.get("hopsworksSubnet"):
-        aks_subnets.append((request["hopsworksSubnet"]["name"], request["hopsworksSubnet"]["prefix"]))
-    network = request.get("hopsworksNetwork")
+    kind = topology.of(request["topology"])
+    aks_subnets = [(subnet.name, subnet.prefix) for subnet in kind.aks_subnets(request)]
+    network = request["hopsworksNetwork"] if kind.separate_hopsworks_network else None
     aks_peering = hopsworks_peering = None
     if network:
         on_hopsworks, on_aks = naming.peering_names(network["vnetName"], aks["vnetName"])

@@ -177,10 +177,9 @@ CHECK_REGISTRY_NAME_ACTION = "Microsoft.ContainerRegistry/checkNameAvailability/
 
 def required_actions(topology: str) -> list[str]:
     """Actions the app needs on the request's resource group for `topology` ("peering" or "subnet")."""
-    actions = list(RESOURCE_GROUP_ACTIONS)
-    if topology == "peering":
-        actions.extend(PEERING_RESOURCE_GROUP_ACTIONS)
-    return actions
+    from provisioning import topology as topologies  # the Topology decides; it imports this module
+
+    return topologies.of(topology).required_actions()
 
 
 @lru_cache(maxsize=1024)

@@ -87,8 +87,12 @@ class Topology:
         return request["aks"]["vnetName"], request["hopsworksSubnet"]["name"]
 
     def required_actions(self) -> list[str]:
-        """What the app's identity must be allowed on the resource group (preflight checks them)."""
-        return roles.required_actions(self.name)
+        """What the app's identity must be allowed on the resource group (preflight checks them): Option A
+        also writes peerings on the Hopsworks vnet and reads the cluster's node resource group."""
+        actions = list(roles.RESOURCE_GROUP_ACTIONS)
+        if self.separate_hopsworks_network:
+            actions.extend(roles.PEERING_RESOURCE_GROUP_ACTIONS)
+        return actions
 
 
 _TOPOLOGIES = {

@@ -16,7 +16,7 @@ from activities import (
     resources,
 )
 from api import openapi, plans, setups, status, teardowns
-from orchestrators import chains, setup_orchestrator, teardown_orchestrator
+from orchestrators import chains, cluster_watch, setup_orchestrator, teardown_orchestrator
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 
@@ -27,6 +27,7 @@ app.register_functions(plans.bp)
 app.register_functions(teardowns.bp)
 app.register_functions(setup_orchestrator.bp)
 app.register_functions(chains.bp)
+app.register_functions(cluster_watch.bp)
 app.register_functions(teardown_orchestrator.bp)
 ACTIVITY_MODULES = (resources, msi, authorization, network, containerservice, containerregistry, privatedns)
 for activity_module in ACTIVITY_MODULES:

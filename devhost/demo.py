@@ -32,7 +32,7 @@ def seed_resource_groups(sim: Simulator, examples: list[Path]) -> None:
 
 
 def timing_env(latency_scale: float) -> dict[str, str]:
-    """Production timing defaults scaled like the simulator's latencies (20 s polling -> 0.4 s at 0.02)."""
+    """Production timing defaults scaled like the simulator's latencies (5 s polling -> 0.1 s at 0.02)."""
     production = Settings()
     return {
         "SETUP_POLL_INTERVAL_SECONDS": f"{max(0.05, production.poll_interval_seconds * latency_scale):g}",

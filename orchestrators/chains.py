@@ -36,14 +36,18 @@ class ChainRun:
         """Call the step's activity (with retries): the answer when ok, else None (the failure recorded)."""
         (answer,) = yield from fan_out(self.context, self.timing, self.seed, [Call(step, activity_input)])
         assert isinstance(answer, c.ActivityResult)
+        return answer if self.record(step, answer) else None
+
+    def record(self, step: str, answer: c.ActivityResult) -> bool:
+        """Add an answer to the step's report (its resources; its outputs, or its failure); True when ok."""
         report = self.reports.get(step) or c.StepReport(step=step, ok=True)
         resources = report.resources + answer.resources
         if answer.ok:
             self.reports[step] = c.StepReport(step=step, ok=True, resources=resources, outputs=answer.outputs)
-            return answer
+            return True
         error = answer.error or c.ActivityError(code="Unknown")
         self.fail(step, error.code, error.message, resources)
-        return None
+        return False
 
     def fail(self, step: str, code: str, message: str, resources: list[c.ResourceRef] | None = None) -> None:
         if resources is None:

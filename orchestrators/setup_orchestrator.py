@@ -256,6 +256,13 @@ class SetupRun:
         def ended(outputs: dict[str, Any]) -> bool:
             return _cluster_state(outputs) in (CLUSTER_SUCCEEDED, *CLUSTER_ENDED_BADLY)
 
+        if _cluster_state(begun) != CLUSTER_SUCCEEDED:
+            # Read often, without a long history here: a sub-orchestration that continues as new
+            # (orchestrators/cluster_watch.py). It fails the step itself; together() then stops the setup.
+            watch = c.ClusterWatchInput(timing=self.timing, get=self.inputs.get_cluster(),
+                                        begin=self.inputs.begin_cluster(aks_network), begun=begun)
+            yield from self.together(self.chain(c.CLUSTER_WATCH, ("aks_cluster",), watch))
+            return self.out("aks_cluster", c.ClusterOutput)
         first = (yield from read()) if _cluster_state(begun) == CLUSTER_SUCCEEDED else None
         cluster, timed_out = yield from poll_until(
             self.context, self.timing.poll_interval_seconds, self.timing.cluster_timeout_seconds, read, ended,

@@ -22,7 +22,8 @@ from typing import Any, ClassVar, TypeVar, Union
 
 SETUP_ORCHESTRATOR = "setup_orchestrator"
 PEERING_CHAIN = "setup_peering_chain"  # sub-orchestration: one peering, then the other, then Connected
-ORCHESTRATORS = (SETUP_ORCHESTRATOR, PEERING_CHAIN)
+CLUSTER_WATCH = "setup_cluster_watch"  # sub-orchestration: read the cluster until its provisioning ended
+ORCHESTRATORS = (SETUP_ORCHESTRATOR, PEERING_CHAIN, CLUSTER_WATCH)
 
 PREFLIGHT = "preflight"
 ENSURE_IDENTITY = "ensure_identity"
@@ -140,7 +141,7 @@ def _scalar(hint: type, value: Any, where: str) -> Any:
 class Timing(Wire):
     """The orchestrator's timing settings (the starter puts them in the orchestration input)."""
 
-    poll_interval_seconds: float = 20
+    poll_interval_seconds: float = 5
     retry_first_seconds: float = 5
     retry_max_seconds: float = 120
     retry_max_attempts: int = 8
@@ -502,6 +503,19 @@ class PeeringChainInput(Wire):
     timing: Timing
     first: PeeringInput
     second: PeeringInput
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClusterWatchInput(Wire):
+    """The cluster watch's input; a generation that continues as new passes it on with its reads counted."""
+
+    timing: Timing
+    get: GetClusterInput
+    begin: BeginClusterInput  # to PUT the cluster again (AKS's reconcile) after a passing failure
+    begun: dict[str, Any] = field(default_factory=dict)  # begin_aks_cluster's outputs (the cluster's id)
+    started: str = ""  # orchestration time (ISO) of the first wait; the cluster timeout runs from it
+    reads: int = 0  # reads made by the generations before this one
+    repairs: int = 0  # PUTs again made by the generations before this one
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -37,7 +37,9 @@ class Settings:
     arm_scope: str = DEFAULT_ARM_SCOPE
     arm_ca_bundle: str | None = None
     arm_polling_interval: float | None = None
-    poll_interval_seconds: float = 20
+    # Durable-timer interval while a cluster is built (the watch reads it) or deleted: short, since a cluster
+    # noticed late is time the user waits (orchestrators/cluster_watch.py keeps the history bounded).
+    poll_interval_seconds: float = 5
     retry_first_seconds: float = 5
     retry_max_seconds: float = 120
     retry_max_attempts: int = 8

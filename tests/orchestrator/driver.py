@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from devhost.replay import CONTINUE_AS_NEW_ACTION, continue_as_new_input
 from tests.orchestrator.history import (
     CALL_ACTIVITY,
     CALL_SUB_ORCHESTRATOR,
@@ -67,6 +68,9 @@ class Run:
     # every action issued later than asked for.
     gated: list[tuple[int, int, int]] = field(default_factory=list)
     children: dict[str, Run] = field(default_factory=dict)  # the sub-orchestrations, by instance id
+    # History events of each generation that continued as new (the task hub drops them; `history` is the
+    # current generation's).
+    generations: list[int] = field(default_factory=list)
 
     @property
     def output(self) -> Any:
@@ -85,6 +89,18 @@ class Run:
         """History events of this instance and of every sub-orchestration it started (what the task hub
         stores for one setup)."""
         return len(self.history.events) + sum(child.event_count for child in self.children.values())
+
+    @property
+    def largest_history(self) -> int:
+        """The most events any one history (instance or generation) held: what one replay reads at most."""
+        own = max([len(self.history.events), *self.generations])
+        return max([own, *(child.largest_history for child in self.children.values())])
+
+    @property
+    def events_written(self) -> int:
+        """Every history event written for this instance and its sub-orchestrations, generations included."""
+        return (len(self.history.events) + sum(self.generations)
+                + sum(child.events_written for child in self.children.values()))
 
     def every_run(self) -> list[Run]:
         """This instance and its sub-orchestrations (theirs too), parent first."""
@@ -132,6 +148,8 @@ def shim_reach(top_level: list[dict], completed: set[int]) -> tuple[int, bool]:
                 raise ShimFailure("System.ArgumentException: The tasks argument contains no tasks.")
             done = [invoke(child) for child in children]
             return any(done) if action["actionType"] == WHEN_ANY else all(done)
+        if action["actionType"] == CONTINUE_AS_NEW_ACTION:
+            return True  # not awaited: the extension starts the next generation once the episode ends
         if action["actionType"] not in (CALL_ACTIVITY, CALL_SUB_ORCHESTRATOR, CREATE_TIMER):
             raise AssertionError(f"unexpected action {action}")
         number = sequence
@@ -197,8 +215,26 @@ class _Loop:
         history.orchestrator_completed(now)
         # The extension reads isDone / error only once it has awaited every action.
         if answer.done and settled:
+            renewed, next_input = continue_as_new_input(answer.state)
+            if renewed and not answer.failed:
+                self.renew(instance, next_input, ready)
+                return
             history.execution_completed(now, answer.failed, answer.error if answer.failed else answer.output)
             self.finish(instance, answer)
+
+    def renew(self, instance: _Instance, next_input: Any, ready: list[_Instance]) -> None:
+        """continue_as_new: the instance starts again under its id with a new input and an empty history
+        (DTFx keeps the parent link: the parent hears of the last generation's end)."""
+        old = instance.history
+        instance.run.generations.append(len(old.events))
+        token = json.loads(next_input) if isinstance(next_input, str) else next_input
+        instance.history = instance.run.history = HistoryBuilder(
+            old.instance_id, old.orchestrator_name, token, parent_instance_id=old.parent_instance_id)
+        instance.recorded, instance.first_asked, instance.completed = [], {}, set()
+        instance.woke_by = ["continue-as-new"]
+        instance.history.begin_episode(self.now)
+        instance.history.execution_started(self.now)
+        ready.append(instance)
 
     def issue(self, instance: _Instance, sequence: int, action: dict, episode: int,
               ready: list[_Instance]) -> tuple[str, Any]:

@@ -106,7 +106,7 @@ def test_settings_defaults() -> None:
     assert settings.arm_endpoint == DEFAULT_ARM_ENDPOINT
     assert settings.arm_ca_bundle is None and settings.arm_polling_interval is None
     assert settings.timing == {
-        "pollIntervalSeconds": 20,
+        "pollIntervalSeconds": 5,
         "retryFirstSeconds": 5,
         "retryMaxSeconds": 120,
         "retryMaxAttempts": 8,

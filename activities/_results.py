@@ -130,8 +130,8 @@ def failed_state(
     """ResourceFailedState naming the resource; `resources` are this run's, reported so rollback sees them."""
     result = error(
         RESOURCE_FAILED_STATE,
-        f"{kind} '{resource_id}' was left Failed by an earlier operation and could not be put right: "
-        f"{detail}",
+        f"{kind} '{resource_id}' was left Failed or Canceled by an earlier operation and could not be put "
+        f"right: {detail}",
         transient=transient,
         resourceId=resource_id,
     )

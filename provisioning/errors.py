@@ -29,6 +29,10 @@ TRANSIENT_CODES = frozenset(
         "RetryableError",
         "RetryableErrorDueToAnotherOperation",
         "CanceledAndSupersededDueToAnotherOperation",
+        # A write whose operation ended Canceled (ARM cancels one that another operation preempted) leaves
+        # the resource Canceled; ARM's way out is to PUT it again, which the retry does (issue #9).
+        "Canceled",
+        "OperationCanceled",  # a Canceled operation status without an error object (see below)
         "TooManyRequests",
         "SubscriptionRequestsThrottled",
         "ResourceGroupRequestsThrottled",

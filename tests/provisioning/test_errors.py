@@ -136,11 +136,17 @@ def test_failed_lro_is_classified_by_its_code_not_its_200() -> None:
     assert busy.transient
 
 
-def test_failed_or_canceled_lro_without_an_error_object_is_permanent() -> None:
-    canceled = classify(failed_lro(None, status="Canceled"))
-    assert (canceled.code, canceled.transient) == ("OperationCanceled", False)
+def test_failed_lro_without_an_error_object_is_permanent() -> None:
     failed = classify(failed_lro(None, status="Failed"))
     assert (failed.code, failed.transient) == ("OperationFailed", False)
+
+
+def test_canceled_lro_is_transient_with_or_without_an_error_object() -> None:
+    """Issue #9: a resource left Canceled is put right (PUT again): the write is retried, not rolled back."""
+    canceled = classify(failed_lro(None, status="Canceled"))
+    assert (canceled.code, canceled.transient) == ("OperationCanceled", True)
+    with_code = classify(failed_lro("Canceled", "The operation was canceled.", status="Canceled"))
+    assert (with_code.code, with_code.status, with_code.transient) == ("Canceled", 200, True)
 
 
 def test_connection_drops_are_transient() -> None:

@@ -10,6 +10,7 @@ import azure.durable_functions as df
 from activities import _results, arm
 from provisioning import adoption, deletion, errors, naming, ownership
 from provisioning import contracts as c
+from provisioning.preflight import SubscriptionVnet
 
 bp = df.Blueprint()
 
@@ -413,6 +414,19 @@ def delete(subscription_id: str, resource_id: str, resource_type: str) -> c.Dele
 def find_vnet(subscription_id: str, resource_group: str, name: str) -> Any:
     """The vnet under `name` with its subnets and peerings, or None (preflight's read)."""
     return arm.get_or_none(arm.network(subscription_id).virtual_networks.get, resource_group, name)
+
+
+def subscription_vnets(subscription_id: str) -> list[SubscriptionVnet]:
+    """Every vnet in the subscription with its address space (preflight's overlap check). A caller not
+    allowed to list at subscription scope gets ARM's 403, raised for preflight to note."""
+    return [
+        SubscriptionVnet(
+            id=vnet.id,
+            name=vnet.name,
+            address_prefixes=tuple(existing_vnet(vnet).address_prefixes),
+        )
+        for vnet in arm.network(subscription_id).virtual_networks.list_all()
+    ]
 
 
 # ---------------------------------------------------------------- read-only inspection (plan, teardown)

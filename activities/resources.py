@@ -28,7 +28,7 @@ from provisioning import preflight as checks
 bp = df.Blueprint()
 
 # The reads run side by side: each is one or two ARM GETs, and none needs another's answer.
-PREFLIGHT_READERS = 8
+PREFLIGHT_READERS = 9
 
 DELETERS: dict[str, Callable[[str, str, str], c.DeleteOutput]] = {
     "msi": msi.delete,
@@ -61,6 +61,7 @@ def preflight(wanted: c.PreflightInput) -> dict[str, Any]:
         (check.cluster_target, lambda: containerservice.find_cluster(sub, group, check.cluster_name)),
         (check.registry_target, lambda: containerregistry.find_registry(sub, group, check.registry_name)),
         ("permissions", lambda: authorization.read_grants(sub, group)),
+        (checks.SUBSCRIPTION_VNETS, lambda: network.subscription_vnets(sub)),
     ]
     with ThreadPoolExecutor(max_workers=PREFLIGHT_READERS, thread_name_prefix="preflight") as pool:
         futures = [(target, pool.submit(read)) for target, read in reads]
@@ -72,10 +73,15 @@ def preflight(wanted: c.PreflightInput) -> dict[str, Any]:
     problems = checks.Problems()
     found = {target: value for target, (value, failure) in answers if failure is None}
     for target, (_, failure) in answers:
-        # Without the group, its permissions cannot be read: the missing group is the problem.
+        # Without the group, its permissions cannot be read: the missing group is the problem. Not allowed to
+        # list the subscription's vnets: noted below, the run goes on.
         if failure is not None and not (target == "permissions" and found.get(check.group_target) is None):
-            problems.add(failure["code"], target, f"{target}: {failure['message']}")
+            if not (target == checks.SUBSCRIPTION_VNETS and failure["status"] == 403):
+                problems.add(failure["code"], target, f"{target}: {failure['message']}")
     location, existed_before = _judge(check, found, problems)
+    listing = dict(answers)[checks.SUBSCRIPTION_VNETS][1]
+    if listing is not None and listing["status"] == 403:
+        checks.overlap_unchecked(problems, listing)
     if problems.items:
         return _results.error(checks.PREFLIGHT_FAILED, problems.summary(), problems=problems.items)
     output = c.PreflightOutput(
@@ -117,6 +123,12 @@ def _judge(
             peering, rules = checks.peering_rules(wanted, network.existing_peerings(vnet))
             problems.incompatible("virtual network peering", peering, rules)
             existed_before.extend(network.untagged_children(vnet))
+    others = found.get(checks.SUBSCRIPTION_VNETS)
+    if others is not None:
+        # Only the vnets read as absent are created (a failed read is a problem of its own already).
+        read = [wanted for wanted in check.vnets if wanted.target in found]
+        creates = [wanted for wanted in read if found[wanted.target] is None]
+        checks.overlap_problems(check, creates, others, problems)
     _judge_cluster(check, found.get(check.cluster_target), location, problems)
     _judge_registry(check, found.get(check.registry_target), problems)
     grants = found.get("permissions")

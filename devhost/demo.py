@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
             writes = [r for r in sim.requests if r["method"] in ("PUT", "PATCH", "DELETE", "POST")]
             resources = sim.state()["resources"]
             print(f"ARM traffic: {len(sim.requests)} requests, {len(writes)} writes, "
-                  f"{len(resources)} resources in the simulated subscription")
+                  f"{len(resources)} resources in the simulated Azure")
     finally:
         sim.stop()
     return 1 if failures else 0

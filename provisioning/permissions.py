@@ -12,8 +12,10 @@ Pure (no Azure calls):
 Scopes. Resource-group actions are performed on the request's group. The cluster's private DNS zone
 (topology peering) lives in the node resource group `MC_<rg>_<cluster>_<region>`, which AKS creates with the
 cluster: nothing can be granted on it before the run, so only a grant on the subscription (or above) reaches
-it. Role assignments at subscription scope (`identity.roleScope: subscription`) and the registry-name check
-(`checkNameAvailability`) are subscription calls.
+it. Role assignments at subscription scope (`identity.roleScope: subscription`), the registry-name check
+(`checkNameAvailability`) and the listing of the subscription's vnets (preflight's overlap check) are
+subscription calls; the last two are optional (`OPTIONAL_CHECKS`): without them preflight notes what it could
+not check and the run goes on.
 """
 
 from __future__ import annotations
@@ -162,8 +164,27 @@ def needs(request: Any, location: str | None = None) -> list[Need]:
             Need(action, SUBSCRIPTION, subscription, subscription)
             for action in roles.SUBSCRIPTION_ROLE_ACTIONS
         ]
-    found.append(Need(roles.CHECK_REGISTRY_NAME_ACTION, SUBSCRIPTION, subscription, subscription, False))
+    found += [Need(action, SUBSCRIPTION, subscription, subscription, False) for action in OPTIONAL_CHECKS]
     return found
+
+
+# Optional actions (subscription scope): what each lets preflight check ahead, and what decides without it.
+OPTIONAL_CHECKS: dict[str, tuple[str, str]] = {
+    roles.CHECK_REGISTRY_NAME_ACTION: (
+        "whether the container registry name is free",
+        "the registry create's own AlreadyInUse decides",
+    ),
+    roles.LIST_SUBSCRIPTION_VNETS_ACTION: (
+        "whether the new vnets' address spaces overlap vnets elsewhere in the subscription",
+        "an overlap shows only when those vnets are peered or routed together",
+    ),
+}
+
+
+def unchecked_note(action: str, why: str) -> str:
+    """The note for an optional check preflight could not make (`why`: what refused it)."""
+    what, otherwise = OPTIONAL_CHECKS[action]
+    return f"could not check ahead {what}: {why}; {otherwise}"
 
 
 # ---------------------------------------------------------------- evaluating the caller's grants
@@ -453,8 +474,7 @@ def check_grants(request: Any, grants: Grants, location: str | None = None) -> F
         for need in missing(permission_plan.needs, grants)
     )
     notes = [
-        f"could not check ahead whether the container registry name is free: {who} lacks '{need.action}' "
-        f"on {need.where}; the registry create's own AlreadyInUse decides"
+        unchecked_note(need.action, f"{who} lacks '{need.action}' on {need.where}")
         for need in permission_plan.optional
         if grants.knows(need) and not grants.allow(need)
     ]
@@ -501,8 +521,9 @@ def render_text(permission_plan: PermissionPlan, principal: str = PRINCIPAL_PLAC
     lines.append(f"{principal}: the function app's principal id "
                  "(az functionapp identity show -g <group> -n <app> --query principalId -o tsv)")
     for need in p.optional:
+        what, otherwise = OPTIONAL_CHECKS[need.action]
         lines.append(
-            f"Optional: '{need.action}' on {need.grant_scope} lets preflight check the registry name ahead; "
-            "without it the registry create's own AlreadyInUse decides."
+            f"Optional: '{need.action}' on {need.grant_scope} lets preflight check ahead {what}; without it "
+            f"{otherwise}."
         )
     return "\n".join(lines) + "\n"

@@ -13,12 +13,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from provisioning import adoption, naming, permissions, topology
+from provisioning import adoption, cidr, naming, permissions, roles, topology
 
 PREFLIGHT_FAILED = "PreflightFailed"
 INCOMPATIBLE_EXISTING = "IncompatibleExistingResource"
 RESOURCE_GROUP_NOT_FOUND = "ResourceGroupNotFound"
 MISSING_PERMISSION = "MissingPermission"
+ADDRESS_SPACE_OVERLAP = "AddressSpaceOverlap"
+SUBSCRIPTION_VNETS = "virtual networks of the subscription"
 
 VNET_TYPE = "Microsoft.Network/virtualNetworks"
 
@@ -213,3 +215,59 @@ def permission_problems(check: Checklist, grants: permissions.Grants, location: 
     for problem in findings.problems:
         problems.add(problem["code"], problem["target"], problem["message"])
     problems.notes.extend(findings.notes)
+
+
+@dataclass(frozen=True)
+class SubscriptionVnet:
+    """A vnet anywhere in the subscription, as listing them answers it."""
+
+    id: str
+    name: str
+    address_prefixes: tuple[str, ...]
+
+
+def overlap_problems(
+    check: Checklist,
+    creates: Sequence[WantedVnet],
+    others: Sequence[SubscriptionVnet],
+    problems: Problems,
+) -> None:
+    """A vnet the run will create (`creates`) whose address space overlaps a vnet that already exists in the
+    subscription: vnets with overlapping spaces cannot be peered or routed to each other, so the guide keeps
+    the Hopsworks network clear of every other. The run's own vnets (adopted by name) are not compared."""
+    own = {_vnet_id(check, wanted.name) for wanted in check.vnets}
+    for wanted in creates:
+        space = cidr.parse_cidr(wanted.space)
+        for other in others:
+            if other.id.rstrip("/").casefold() in own:
+                continue
+            clashing = [prefix for prefix in other.address_prefixes if _overlaps(space, prefix)]
+            if clashing:
+                problems.add(
+                    ADDRESS_SPACE_OVERLAP,
+                    wanted.target,
+                    f"virtual network '{wanted.name}' would be created with address space {wanted.space}, "
+                    f"which overlaps {', '.join(clashing)} of the existing virtual network '{other.name}' "
+                    f"({other.id}); choose an address space that overlaps no vnet in the subscription",
+                )
+
+
+def overlap_unchecked(problems: Problems, failure: Mapping[str, Any]) -> None:
+    """Listing the subscription's vnets was refused (403): a note, unless the grants already gave one."""
+    action = roles.LIST_SUBSCRIPTION_VNETS_ACTION
+    what, _ = permissions.OPTIONAL_CHECKS[action]
+    if not any(what in note for note in problems.notes):
+        answered = f"{failure.get('status')} {failure.get('code')}"
+        why = f"listing the {SUBSCRIPTION_VNETS} ('{action}') answered {answered}"
+        problems.notes.append(permissions.unchecked_note(action, why))
+
+
+def _vnet_id(check: Checklist, name: str) -> str:
+    return naming.resource_id(check.subscription_id, check.resource_group, VNET_TYPE, name).casefold()
+
+
+def _overlaps(space: cidr.IPv4Network, prefix: str) -> bool:
+    try:
+        return cidr.overlaps(space, cidr.parse_cidr(prefix))
+    except cidr.CidrError:
+        return False  # IPv6 or other spaces: nothing the run's IPv4 space can collide with

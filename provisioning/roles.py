@@ -173,6 +173,9 @@ SUBSCRIPTION_ROLE_ACTIONS: tuple[str, ...] = (
 # Used at subscription scope when allowed, not needed: without it the registry name is not checked ahead
 # and the registry create's own AlreadyInUse decides.
 CHECK_REGISTRY_NAME_ACTION = "Microsoft.ContainerRegistry/checkNameAvailability/read"
+# Used at subscription scope when allowed, not needed: listing the subscription's vnets lets preflight refuse
+# a new vnet whose address space overlaps one that exists (peering and routing need disjoint spaces).
+LIST_SUBSCRIPTION_VNETS_ACTION = "Microsoft.Network/virtualNetworks/read"
 
 
 def required_actions(topology: str) -> list[str]:

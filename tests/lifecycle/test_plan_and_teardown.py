@@ -75,6 +75,26 @@ def test_plan_names_a_missing_permission(lab: Lab) -> None:
     assert [m["action"] for m in answer["permissions"]["missing"]] == [action]
 
 
+def test_plan_names_an_overlap_with_a_vnet_elsewhere_in_the_subscription(lab: Lab) -> None:
+    target = Target("lifecycle|overlap")
+    lab.prepare(target)
+    lab.sim.add_resource_group(target.subscription_id, "office-rg", "northeurope")
+    office = f"/subscriptions/{target.subscription_id}/resourceGroups/office-rg/providers/{VNET}/office-vnet"
+    space = {"addressSpace": {"addressPrefixes": ["172.18.128.0/17"]}}
+    lab.arm_settled("PUT", office, VNET, {"location": "northeurope", "properties": space})
+    mark = lab.log_mark()
+
+    answer = plan(lab, target)
+
+    (problem,) = answer["problems"]
+    assert (problem["step"], problem["code"]) == ("preflight", "AddressSpaceOverlap")
+    for text in ("'hopsworks-vnet'", "172.18.0.0/16", "'office-vnet'", "172.18.128.0/17"):
+        assert text in problem["message"], text
+    hopsworks_vnet = target.rid(f"{VNET}/hopsworks-vnet").lower()
+    assert [c["action"] for c in answer["changes"] if c["id"].lower() == hopsworks_vnet] == ["create"]
+    assert arm_writes(lab, target, mark) == []
+
+
 def test_plan_refuses_a_bad_request_like_setups(lab: Lab) -> None:
     body = Target("lifecycle|bad").body()
     body["aks"]["serviceCidr"] = "10.240.0.0/16"  # overlaps the AKS vnet

@@ -256,3 +256,26 @@ def test_client_permissions_command_prints_the_plan(
     assert main(["permissions", str(path)]) == 2
     assert "topology:" in capsys.readouterr().err
     assert main(["permissions", str(tmp_path / "missing.json")]) == 2
+
+
+def test_optional_subscription_checks_are_noted_when_not_granted_and_never_required() -> None:
+    """The registry-name check and the listing of the subscription's vnets (preflight's overlap check) are
+    used when allowed: Owner on the group alone passes with a note for each; Reader on the subscription
+    silences both; neither enters the least-privilege set."""
+    optional = {(n.action, n.scope) for n in permissions.needs(SUBNET) if not n.required}
+    assert optional == {(roles.CHECK_REGISTRY_NAME_ACTION, SUB), (roles.LIST_SUBSCRIPTION_VNETS_ACTION, SUB)}
+
+    group_only = permissions.check_grants(SUBNET, grants([(roles.OWNER, RG)]))
+    assert group_only.problems == ()
+    (registry, vnets) = group_only.notes
+    assert "registry name is free" in registry and roles.CHECK_REGISTRY_NAME_ACTION in registry
+    assert "address spaces overlap" in vnets and roles.LIST_SUBSCRIPTION_VNETS_ACTION in vnets
+    assert f"subscription '{SUB}'" in vnets
+
+    with_reader = permissions.check_grants(SUBNET, grants([(roles.OWNER, RG), (roles.READER, SUB)]))
+    assert with_reader.problems == () and with_reader.notes == ()
+
+    plan = permissions.plan(SUBNET)
+    assert not any(g.role is roles.READER for g in plan.builtin)
+    assert [r.scope for r in plan.custom] == [RG]  # the group's own vnet read is required there, as before
+    assert "address spaces overlap" in permissions.render_text(plan)

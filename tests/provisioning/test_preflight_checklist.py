@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from provisioning import adoption, preflight
+from provisioning import adoption, naming, preflight
 from tests.activities.test_preflight import REQUEST
 
 
@@ -82,3 +82,52 @@ def test_peering_rules_for_the_runs_own_peering_names() -> None:
     )
     (only,) = preflight.checklist(subnet_request).vnets
     assert only.peering is None and preflight.peering_rules(only, {"x": ("/y", "Failed")}) == ("", [])
+
+
+# ---------------------------------------------------------------- overlap with the subscription's vnets
+
+
+def _vnet(name: str, *prefixes: str, group: str = "elsewhere-rg") -> preflight.SubscriptionVnet:
+    rid = naming.resource_id(REQUEST["subscriptionId"], group, "Microsoft.Network/virtualNetworks", name)
+    return preflight.SubscriptionVnet(rid, name, prefixes)
+
+
+def test_a_vnet_to_create_overlapping_an_existing_one_is_a_problem_naming_both() -> None:
+    check = preflight.checklist(REQUEST)
+    problems = preflight.Problems()
+    others = [
+        _vnet("clear", "192.168.0.0/16"),
+        _vnet("wide", "fd00::/48", "172.16.0.0/12"),  # IPv6 beside: only the IPv4 prefix overlaps
+        _vnet("inside", "10.240.128.0/24"),
+    ]
+
+    preflight.overlap_problems(check, check.vnets, others, problems)
+
+    assert [(p["code"], p["target"]) for p in problems.items] == [
+        ("AddressSpaceOverlap", "virtual network 'aks-vnet'"),
+        ("AddressSpaceOverlap", "virtual network 'hopsworks-vnet'"),
+    ]
+    aks, hopsworks = (p["message"] for p in problems.items)
+    assert "'aks-vnet'" in aks and "10.240.0.0/16" in aks and "10.240.128.0/24" in aks and "'inside'" in aks
+    assert "172.18.0.0/16" in hopsworks and "172.16.0.0/12" in hopsworks and "'wide'" in hopsworks
+    assert "fd00" not in hopsworks and others[1].id in hopsworks
+
+
+def test_the_runs_own_vnets_and_the_ones_it_does_not_create_are_not_compared() -> None:
+    check = preflight.checklist(REQUEST)
+    problems = preflight.Problems()
+    same_space_adopted = _vnet("HOPSWORKS-VNET", "172.18.0.0/16", group=REQUEST["resourceGroup"].upper())
+    aks_only = [v for v in check.vnets if v.name == "aks-vnet"]
+
+    preflight.overlap_problems(check, aks_only, [same_space_adopted, _vnet("x", "172.18.5.0/24")], problems)
+
+    assert problems.items == []  # the overlapping 'x' only meets the Hopsworks vnet, which is not created
+
+
+def test_refused_listing_is_a_note_once() -> None:
+    problems = preflight.Problems()
+    preflight.overlap_unchecked(problems, {"status": 403, "code": "AuthorizationFailed"})
+    preflight.overlap_unchecked(problems, {"status": 403, "code": "AuthorizationFailed"})
+    (note,) = problems.notes
+    assert note.startswith("could not check ahead whether the new vnets' address spaces overlap")
+    assert "403 AuthorizationFailed" in note and problems.items == []

@@ -232,5 +232,6 @@ def inspect_registry(payload: dict[str, Any]) -> dict[str, Any]:
             "sku": sku,
             "roleAssignmentMode": mode,
             "policies": policies.as_dict() if policies is not None else {},
+            "provisioningState": registry_state(registry),
         },
     )

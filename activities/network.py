@@ -466,6 +466,9 @@ def inspect_vnet(payload: dict[str, Any]) -> dict[str, Any]:
                 "peeringState": _results.plain(peering_properties.peering_state)
                 if peering_properties
                 else None,
+                "provisioningState": _results.plain(peering_properties.provisioning_state)
+                if peering_properties
+                else None,
             }
         )
     return _results.ok(

@@ -207,6 +207,11 @@ def inspect_dns_links(payload: dict[str, Any]) -> dict[str, Any]:
                     "registrationEnabled": bool(link.properties.registration_enabled)
                     if link.properties
                     else False,
+                    # Failed/Canceled: the plan calls it a conflict, as for every other type.
+                    "provisioningState": _link_state(link),
+                    "virtualNetworkLinkState": _results.plain(link.properties.virtual_network_link_state)
+                    if link.properties
+                    else None,
                 }
                 for link in links
             ],

@@ -4,8 +4,10 @@ Actions (issue #11): `create` (absent), `keep` (exists, made by a setup for this
 (exists and differs in what the setup puts back: retention days, a drifted peering flag, DNS registration),
 `adopt` (exists, not made by a setup, compatible: used as is) and `conflict` (exists and cannot be used; the
 reason says why). The rules are the setup's own (`provisioning.adoption`), so the plan says what the run
-would do. A resource an earlier run left Failed is a conflict, not an update: only the run that left it so
-PUTs it again (a new run, like the plan, owns nothing yet), and preflight reports it too.
+would do. A resource an earlier run left Failed (or Canceled) is a conflict, not an update, for every type
+(vnet, subnet, peering, cluster, registry, DNS link): only the run that left it so PUTs it again (a new run,
+like the plan, owns nothing yet), and preflight reports it too where it can see it (not the DNS link: its zone
+comes with the cluster).
 """
 
 from __future__ import annotations
@@ -176,6 +178,9 @@ def _vnet(plan: _Plan, fact_name: str, vnet_name: str, space: str, subnets: list
         subnet = lifecycle.find_child(fact, "subnets", name)
         if subnet is None or name.casefold() in missing:
             plan.add(f"{fact['id']}/subnets/{name}", lifecycle.SUBNET, CREATE, f"{ABSENT}; prefix {prefix}")
+        elif _failed(subnet):
+            reason = "; ".join(adoption.failed_state_problems(subnet.get("provisioningState")))
+            plan.add(subnet["id"], lifecycle.SUBNET, CONFLICT, reason)
         else:
             plan.kept_or_adopted(subnet["id"], lifecycle.SUBNET, ours or name.casefold() in recorded)
 
@@ -231,6 +236,7 @@ def _registry(plan: _Plan) -> None:
             )
         return
     problems = adoption.registry_problems(fact.get("sku"), fact.get("roleAssignmentMode"))
+    problems += adoption.failed_state_problems(fact.get("provisioningState"))
     policies = fact.get("policies") or {}
     if adoption.soft_delete_enabled(policies):
         problems.append(adoption.SOFT_DELETE_PROBLEM)
@@ -274,6 +280,7 @@ def _peerings(plan: _Plan) -> None:
             )
             continue
         problems = adoption.peering_problems(peering.get("remoteVnetId"), remote_id)
+        problems += adoption.failed_state_problems(peering.get("provisioningState"))
         if problems:
             plan.add(peering["id"], lifecycle.PEERING, CONFLICT, "; ".join(problems))
             continue
@@ -306,7 +313,11 @@ def _dns_link(plan: _Plan) -> None:
         plan.add(f"{zone_id}/virtualNetworkLinks/{link_name}", lifecycle.DNS_LINK, CREATE, reason)
         return
     named, for_vnet = lifecycle.dns_link_for(plan.facts, target.hopsworks_vnet_id, link_name)
-    if named is not None and for_vnet is not named:
+    failed = next((link for link in (named, for_vnet) if link and _failed(link)), None)
+    if failed is not None:
+        reason = "; ".join(adoption.failed_state_problems(failed.get("provisioningState")))
+        plan.add(failed["id"], lifecycle.DNS_LINK, CONFLICT, reason)
+    elif named is not None and for_vnet is not named:
         plan.add(
             named["id"],
             lifecycle.DNS_LINK,
@@ -323,6 +334,10 @@ def _dns_link(plan: _Plan) -> None:
     else:
         ours = (for_vnet.get("tags") or {}).get(naming.RUN_TAG_INSTANCE) == plan.instance_id
         plan.kept_or_adopted(for_vnet["id"], lifecycle.DNS_LINK, ours)
+
+
+def _failed(fact: Mapping[str, Any]) -> bool:
+    return adoption.is_failed(fact.get("provisioningState"))
 
 
 # ---------------------------------------------------------------- problems and the whole answer

@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench simulator host clean fault-matrix reliability
+.PHONY: demo test lint bench simulator host clean fault-matrix permissions-matrix reliability
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,9 @@ lint: $(STAMP)
 
 fault-matrix: $(STAMP)
 	$(BIN)/python -m tests.reliability.fault_matrix
+
+permissions-matrix: $(STAMP)
+	$(BIN)/python -m tests.reliability.permissions_matrix
 
 reliability: $(STAMP)
 	$(BIN)/python -m pytest -q tests/reliability $(PYTEST_ARGS)

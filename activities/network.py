@@ -424,6 +424,7 @@ def subscription_vnets(subscription_id: str) -> list[SubscriptionVnet]:
             id=vnet.id,
             name=vnet.name,
             address_prefixes=tuple(existing_vnet(vnet).address_prefixes),
+            peered_with=tuple(remote for remote, _ in existing_peerings(vnet).values() if remote),
         )
         for vnet in arm.network(subscription_id).virtual_networks.list_all()
     ]

@@ -128,7 +128,7 @@ def _judge(
         # Only the vnets read as absent are created (a failed read is a problem of its own already).
         read = [wanted for wanted in check.vnets if wanted.target in found]
         creates = [wanted for wanted in read if found[wanted.target] is None]
-        checks.overlap_problems(check, creates, others, problems)
+        checks.overlap_problems(creates, others, problems)
     _judge_cluster(check, found.get(check.cluster_target), location, problems)
     _judge_registry(check, found.get(check.registry_target), problems)
     grants = found.get("permissions")

@@ -175,8 +175,8 @@ OPTIONAL_CHECKS: dict[str, tuple[str, str]] = {
         "the registry create's own AlreadyInUse decides",
     ),
     roles.LIST_SUBSCRIPTION_VNETS_ACTION: (
-        "whether the new vnets' address spaces overlap vnets elsewhere in the subscription",
-        "an overlap shows only when those vnets are peered or routed together",
+        "whether the new vnets' address spaces overlap the vnets they will be peered with or their peers",
+        "Azure's own VnetAddressSpacesOverlap answer to the peering write decides",
     ),
 }
 

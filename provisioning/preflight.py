@@ -224,23 +224,25 @@ class SubscriptionVnet:
     id: str
     name: str
     address_prefixes: tuple[str, ...]
+    peered_with: tuple[str, ...] = ()  # the remote vnet ids of its peerings
 
 
 def overlap_problems(
-    check: Checklist,
     creates: Sequence[WantedVnet],
     others: Sequence[SubscriptionVnet],
     problems: Problems,
 ) -> None:
-    """A vnet the run will create (`creates`) whose address space overlaps a vnet that already exists in the
-    subscription: vnets with overlapping spaces cannot be peered or routed to each other, so the guide keeps
-    the Hopsworks network clear of every other. The run's own vnets (adopted by name) are not compared."""
-    own = {_vnet_id(check, wanted.name) for wanted in check.vnets}
+    """A vnet the run will create and peer (`creates`, Option A) whose address space overlaps the vnet it will
+    be peered with as that vnet really is (an adopted one may hold more than the request names), or a vnet
+    already peered with that one: Azure refuses such a peering (VnetAddressSpacesOverlap,
+    VnetAddressSpaceOverlapsWithAlreadyPeeredVnet) only after the cluster is built. Unrelated vnets with the
+    same space are fine: isolated vnets may reuse addresses (two setups in one subscription often do)."""
     for wanted in creates:
+        if wanted.peering is None:
+            continue
         space = cidr.parse_cidr(wanted.space)
-        for other in others:
-            if other.id.rstrip("/").casefold() in own:
-                continue
+        peer_id = wanted.peering[1].rstrip("/").casefold()
+        for other, relation in _peer_and_its_peers(peer_id, others):
             clashing = [prefix for prefix in other.address_prefixes if _overlaps(space, prefix)]
             if clashing:
                 problems.add(
@@ -248,8 +250,29 @@ def overlap_problems(
                     wanted.target,
                     f"virtual network '{wanted.name}' would be created with address space {wanted.space}, "
                     f"which overlaps {', '.join(clashing)} of the existing virtual network '{other.name}' "
-                    f"({other.id}); choose an address space that overlaps no vnet in the subscription",
+                    f"({other.id}), {relation}; peered vnets may not overlap: choose another address space",
                 )
+
+
+def _peer_and_its_peers(
+    peer_id: str, others: Sequence[SubscriptionVnet]
+) -> list[tuple[SubscriptionVnet, str]]:
+    """The existing vnet a new one will be peered with, and the vnets already peered with it (either side)."""
+    by_id = {other.id.rstrip("/").casefold(): other for other in others}
+    peer = by_id.get(peer_id)
+    if peer is None:
+        return []
+    found = [(peer, "which it will be peered with")]
+    linked = {remote.rstrip("/").casefold() for remote in peer.peered_with}
+    linked |= {key for key, other in by_id.items() if peer_id in _folded(other.peered_with)}
+    linked.discard(peer_id)
+    relation = f"which is already peered with '{peer.name}'"
+    found += [(by_id[key], relation) for key in sorted(linked) if key in by_id]
+    return found
+
+
+def _folded(ids: Sequence[str]) -> set[str]:
+    return {rid.rstrip("/").casefold() for rid in ids}
 
 
 def overlap_unchecked(problems: Problems, failure: Mapping[str, Any]) -> None:
@@ -260,10 +283,6 @@ def overlap_unchecked(problems: Problems, failure: Mapping[str, Any]) -> None:
         answered = f"{failure.get('status')} {failure.get('code')}"
         why = f"listing the {SUBSCRIPTION_VNETS} ('{action}') answered {answered}"
         problems.notes.append(permissions.unchecked_note(action, why))
-
-
-def _vnet_id(check: Checklist, name: str) -> str:
-    return naming.resource_id(check.subscription_id, check.resource_group, VNET_TYPE, name).casefold()
 
 
 def _overlaps(space: cidr.IPv4Network, prefix: str) -> bool:

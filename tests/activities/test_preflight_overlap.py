@@ -1,6 +1,8 @@
-"""preflight: a vnet the run will create must overlap no vnet that already exists in the subscription (issue
-#11; the guide keeps the Hopsworks vnet clear of every other). Read with `virtual_networks.list_all()`; a
-caller not allowed to list at subscription scope (403) gets a note and the run goes on."""
+"""preflight: a vnet the run will create and peer (Option A) must overlap neither the vnet it will be peered
+with, as that vnet really is, nor a vnet already peered with that one (Azure refuses such a peering, but only
+after the cluster is built). Unrelated vnets with the same space are fine. Read with
+`virtual_networks.list_all()`; a caller not allowed to list at subscription scope (403) gets a note and the
+run goes on."""
 
 from __future__ import annotations
 
@@ -35,12 +37,33 @@ def put_vnet(sim: Any, name: str, space: str, resource_group: str = OTHER_RG) ->
     client.virtual_networks.begin_create_or_update(resource_group, name, body).result()
 
 
-def test_a_new_vnet_overlapping_one_elsewhere_in_the_subscription_fails_preflight_naming_both(
+def peer(sim: Any, resource_group: str, vnet: str, name: str, remote_id: str) -> None:
+    from azure.mgmt.network import NetworkManagementClient, models
+
+    from simulator.testing import sdk_client
+
+    client = sdk_client(NetworkManagementClient, sim, SUB)
+    body = models.VirtualNetworkPeering(
+        properties=models.VirtualNetworkPeeringPropertiesFormat(
+            remote_virtual_network=models.SubResource(id=remote_id), allow_virtual_network_access=True
+        )
+    )
+    client.virtual_network_peerings.begin_create_or_update(resource_group, vnet, name, body).result()
+
+
+def vnet_id(resource_group: str, name: str) -> str:
+    group = f"/subscriptions/{SUB}/resourceGroups/{resource_group}"
+    return f"{group}/providers/Microsoft.Network/virtualNetworks/{name}"
+
+
+def test_a_new_vnet_overlapping_a_vnet_already_peered_with_its_peer_fails_preflight_naming_both(
     azure: Any,
 ) -> None:
     azure.add_resource_group(SUB, OTHER_RG, LOCATION)
+    put_vnet(azure, "aks-vnet", "10.240.0.0/16", resource_group=RG)  # the run adopts it
     put_vnet(azure, "office-vnet", "172.16.0.0/12")
-    put_vnet(azure, "clear-vnet", "192.168.0.0/16")
+    peer(azure, OTHER_RG, "office-vnet", "office-to-aks", vnet_id(RG, "aks-vnet"))
+    put_vnet(azure, "twin-vnet", "172.18.0.0/16")  # the same space, not peered with anything
     before = len(writes(azure))
 
     error = assert_error(resources.preflight(preflight_input()), "PreflightFailed")
@@ -48,10 +71,19 @@ def test_a_new_vnet_overlapping_one_elsewhere_in_the_subscription_fails_prefligh
     (problem,) = error["problems"]
     assert problem["code"] == "AddressSpaceOverlap"
     assert problem["target"] == "virtual network 'hopsworks-vnet'"
-    for text in ("'hopsworks-vnet'", "172.18.0.0/16", "'office-vnet'", "172.16.0.0/12", OTHER_RG):
+    named = ("'hopsworks-vnet'", "172.18.0.0/16", "'office-vnet'", "172.16.0.0/12", OTHER_RG, "'aks-vnet'")
+    for text in named:
         assert text in problem["message"], text
-    assert "clear-vnet" not in error["message"]
+    assert "twin-vnet" not in error["message"]
     assert len(writes(azure)) == before
+
+
+def test_unrelated_vnets_with_the_same_spaces_are_no_problem(azure: Any) -> None:
+    azure.add_resource_group(SUB, OTHER_RG, LOCATION)
+    put_vnet(azure, "twin-aks-vnet", "10.240.0.0/16")
+    put_vnet(azure, "twin-hopsworks-vnet", "172.18.0.0/16")
+    result = assert_ok(resources.preflight(preflight_input()))
+    assert "notes" not in result["outputs"]
 
 
 def test_a_vnet_the_run_adopts_is_not_compared_with_itself(azure: Any) -> None:

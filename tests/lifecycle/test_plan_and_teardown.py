@@ -75,13 +75,18 @@ def test_plan_names_a_missing_permission(lab: Lab) -> None:
     assert [m["action"] for m in answer["permissions"]["missing"]] == [action]
 
 
-def test_plan_names_an_overlap_with_a_vnet_elsewhere_in_the_subscription(lab: Lab) -> None:
+def test_plan_names_an_overlap_with_a_vnet_already_peered_with_the_aks_vnet(lab: Lab) -> None:
     target = Target("lifecycle|overlap")
     lab.prepare(target)
+    lab.seed_vnet(target, "hopsaks-vnet", "10.240.0.0/16", {})  # adopted by the run
     lab.sim.add_resource_group(target.subscription_id, "office-rg", "northeurope")
     office = f"/subscriptions/{target.subscription_id}/resourceGroups/office-rg/providers/{VNET}/office-vnet"
     space = {"addressSpace": {"addressPrefixes": ["172.18.128.0/17"]}}
     lab.arm_settled("PUT", office, VNET, {"location": "northeurope", "properties": space})
+    aks_vnet = {"id": target.rid(f"{VNET}/hopsaks-vnet")}
+    peering = {"properties": {"remoteVirtualNetwork": aks_vnet, "allowVirtualNetworkAccess": True}}
+    office_peering = f"{office}/virtualNetworkPeerings/office-to-aks"
+    lab.arm_settled("PUT", office_peering, f"{VNET}/virtualNetworkPeerings", peering)
     mark = lab.log_mark()
 
     answer = plan(lab, target)

@@ -87,41 +87,56 @@ def test_peering_rules_for_the_runs_own_peering_names() -> None:
 # ---------------------------------------------------------------- overlap with the subscription's vnets
 
 
-def _vnet(name: str, *prefixes: str, group: str = "elsewhere-rg") -> preflight.SubscriptionVnet:
+def _vnet(name: str, *prefixes: str, group: str = "elsewhere-rg", peered_with: tuple[str, ...] = ()):
     rid = naming.resource_id(REQUEST["subscriptionId"], group, "Microsoft.Network/virtualNetworks", name)
-    return preflight.SubscriptionVnet(rid, name, prefixes)
+    return preflight.SubscriptionVnet(rid, name, prefixes, peered_with)
 
 
-def test_a_vnet_to_create_overlapping_an_existing_one_is_a_problem_naming_both() -> None:
+def _hopsworks_vnet_only(check: preflight.Checklist) -> list[preflight.WantedVnet]:
+    return [v for v in check.vnets if v.name == "hopsworks-vnet"]
+
+
+def test_a_new_vnet_overlapping_its_peer_as_it_really_is_or_a_vnet_peered_with_it_is_a_problem() -> None:
     check = preflight.checklist(REQUEST)
     problems = preflight.Problems()
-    others = [
-        _vnet("clear", "192.168.0.0/16"),
-        _vnet("wide", "fd00::/48", "172.16.0.0/12"),  # IPv6 beside: only the IPv4 prefix overlaps
-        _vnet("inside", "10.240.128.0/24"),
-    ]
+    group = REQUEST["resourceGroup"]
+    aks_vnet = _vnet("AKS-VNET", "10.240.0.0/16", "172.18.200.0/24", group=group.upper())  # adopted, wider
+    peered_one_way = _vnet("office", "fd00::/48", "172.16.0.0/12", peered_with=(aks_vnet.id.lower(),))
+    peered_other_way = _vnet("lab", "172.18.64.0/18")
+    aks_vnet = preflight.SubscriptionVnet(
+        aks_vnet.id, aks_vnet.name, aks_vnet.address_prefixes, (peered_other_way.id,)
+    )
+    unrelated = _vnet("twin", "172.18.0.0/16")  # the same space, never peered with the AKS vnet
 
-    preflight.overlap_problems(check, check.vnets, others, problems)
+    preflight.overlap_problems(
+        _hopsworks_vnet_only(check), [unrelated, aks_vnet, peered_one_way, peered_other_way], problems
+    )
 
     assert [(p["code"], p["target"]) for p in problems.items] == [
-        ("AddressSpaceOverlap", "virtual network 'aks-vnet'"),
-        ("AddressSpaceOverlap", "virtual network 'hopsworks-vnet'"),
-    ]
-    aks, hopsworks = (p["message"] for p in problems.items)
-    assert "'aks-vnet'" in aks and "10.240.0.0/16" in aks and "10.240.128.0/24" in aks and "'inside'" in aks
-    assert "172.18.0.0/16" in hopsworks and "172.16.0.0/12" in hopsworks and "'wide'" in hopsworks
-    assert "fd00" not in hopsworks and others[1].id in hopsworks
+        ("AddressSpaceOverlap", "virtual network 'hopsworks-vnet'")
+    ] * 3
+    peer, *already = (p["message"] for p in problems.items)
+    assert "172.18.200.0/24" in peer and "'AKS-VNET'" in peer and "will be peered with" in peer
+    assert all("already peered with 'AKS-VNET'" in message for message in already)
+    assert any("172.16.0.0/12" in m and "'office'" in m and "fd00" not in m for m in already)
+    assert any("172.18.64.0/18" in m and "'lab'" in m for m in already)
+    assert not any("'twin'" in message for message in [peer, *already])
 
 
-def test_the_runs_own_vnets_and_the_ones_it_does_not_create_are_not_compared() -> None:
-    check = preflight.checklist(REQUEST)
+def test_unrelated_vnets_with_the_same_space_and_the_subnet_topology_are_no_problem() -> None:
     problems = preflight.Problems()
-    same_space_adopted = _vnet("HOPSWORKS-VNET", "172.18.0.0/16", group=REQUEST["resourceGroup"].upper())
-    aks_only = [v for v in check.vnets if v.name == "aks-vnet"]
+    check = preflight.checklist(REQUEST)
+    same_spaces = [_vnet("twin-aks", "10.240.0.0/16"), _vnet("twin-hopsworks", "172.18.0.0/16")]
 
-    preflight.overlap_problems(check, aks_only, [same_space_adopted, _vnet("x", "172.18.5.0/24")], problems)
+    preflight.overlap_problems(check.vnets, same_spaces, problems)  # no AKS vnet yet: nothing to peer with
 
-    assert problems.items == []  # the overlapping 'x' only meets the Hopsworks vnet, which is not created
+    subnet_request = copy.deepcopy(REQUEST)
+    subnet_request.update(
+        topology="subnet", hopsworksNetwork=None, hopsworksSubnet={"name": "hw", "prefix": "10.240.16.0/24"}
+    )
+    (aks_only,) = preflight.checklist(subnet_request).vnets
+    preflight.overlap_problems([aks_only], same_spaces, problems)
+    assert problems.items == []
 
 
 def test_refused_listing_is_a_note_once() -> None:

@@ -50,6 +50,7 @@ _EPISODE_LINE = re.compile(
 )
 _STATUS_PATH = re.compile(r"/operation(Statuses|Results)/(?P<op>[^/?]+)$", re.IGNORECASE)
 _READ_POSTS = ("/checknameavailability",)
+TOPOLOGY_CODES = {"peering": 1, "subnet": 2}
 # Seconds Logic Apps waits between polls when a 202 carries no Retry-After.
 # The Retry-After of the SDK's check-status response (what POST answered when Location was the extension's).
 CHECK_STATUS_RETRY_AFTER = 10
@@ -57,10 +58,13 @@ LOGIC_APPS_DEFAULT_INTERVAL = 20
 
 
 def example_request(topology: str, index: int = 0) -> dict:
-    """The example request of `topology`, made a distinct target by `index` (group, cluster, registry)."""
+    """The example request of `topology`, made a distinct target by `index` (subscription, group, cluster,
+    registry). Each target gets a subscription of its own: preflight refuses a vnet whose address space
+    overlaps any vnet of the subscription, and every example uses the same spaces."""
     request = json.loads((EXAMPLES / f"{topology}.json").read_text())
     if index:
         request = copy.deepcopy(request)
+        request["subscriptionId"] = f"00000000-0000-0000-{TOPOLOGY_CODES[topology]:04x}-{index:012x}"
         request["resourceGroup"] = f"{request['resourceGroup']}-{index}"
         request["aks"]["name"] = f"{request['aks']['name']}-{index}"
         request["acr"]["name"] = f"{request['acr']['name']}{topology[:3]}{index}"

@@ -75,19 +75,10 @@ def _find_existing(assignments: Any, scope: str, role_guid: str, principal_id: s
     return None
 
 
-def delete(subscription_id: str, resource_id: str, resource_type: str) -> dict[str, bool]:
+def delete(subscription_id: str, resource_id: str, resource_type: str) -> c.DeleteOutput:
     """Delete the role assignment (rollback) by its id: immediate."""
     arm.authorization(subscription_id).role_assignments.delete_by_id(resource_id)
     return deletion.outcome(True)
-
-
-def resource_group_permissions(subscription_id: str, resource_group: str) -> list[dict[str, list[str]]]:
-    """GET Microsoft.Authorization/permissions on the group: what the caller may do there (preflight)."""
-    permissions = arm.authorization(subscription_id).permissions
-    return [
-        {"actions": list(entry.actions or []), "notActions": list(entry.not_actions or [])}
-        for entry in permissions.list_for_resource_group(resource_group)
-    ]
 
 
 # ---------------------------------------------------------------- read-only inspection (plan, teardown)

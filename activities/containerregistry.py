@@ -186,7 +186,7 @@ def ensure_retention_policy(wanted: c.RetentionInput) -> dict[str, Any]:
     )
 
 
-def delete(subscription_id: str, resource_id: str, resource_type: str) -> dict[str, bool]:
+def delete(subscription_id: str, resource_id: str, resource_type: str) -> c.DeleteOutput:
     """Delete the registry (rollback), waiting for the operation."""
     from azure.mgmt.core.tools import parse_resource_id
 

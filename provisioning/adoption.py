@@ -27,7 +27,6 @@ PEERING_SETTINGS: dict[str, bool] = {
 
 SUCCEEDED = "Succeeded"
 FAILED_STATES = ("failed", "canceled")
-PEERING_CONNECTED = "Connected"
 LINK_COMPLETED = "Completed"
 
 

@@ -60,11 +60,6 @@ def instance_ids(setup_instance_id: str) -> dict[str, str]:
     return {SETUP: f"{SETUP}-{key}", TEARDOWN: f"{TEARDOWN}-{key}", RECORD: f"{RECORD}-{key}"}
 
 
-def kind_of(instance_id: str) -> str | None:
-    prefix = instance_id.split("-", 1)[0]
-    return prefix if prefix in (SETUP, TEARDOWN, RECORD) else None
-
-
 # ---------------------------------------------------------------- the target's names and ids
 
 
@@ -126,8 +121,10 @@ class Target:
 
     def aks_subnets(self) -> list[tuple[str, str]]:
         """(name, prefix) of the subnets the setup wants in the AKS vnet."""
-        return [(subnet.name, subnet.prefix) for subnet in topology.of(self.request["topology"]).aks_subnets(
-            self.request)]
+        return [
+            (subnet.name, subnet.prefix)
+            for subnet in topology.of(self.request["topology"]).aks_subnets(self.request)
+        ]
 
     def hopsworks_subnets(self) -> list[tuple[str, str]]:
         network = self.hopsworks_network

@@ -3,7 +3,7 @@
 - `fan_out`: run activity calls (and sub-orchestrations) together as ONE `task_all` of new tasks; retry the
   calls that answered transiently on a durable timer with exponential backoff (`provisioning.errors`), and
   stop retrying once any call has failed for good;
-- `poll_until`: read something on durable timers until it is where we want it, or a time limit passes.
+- `delete_until_gone`: delete one resource and wait until it is gone (rollback and teardown).
 
 The constraints of the extension (OutOfProcOrchestrationShim, replay schema V3) that every `yield` here
 keeps: each compound task carries only tasks created for it (the shim awaits each `yield`'s action before it
@@ -117,32 +117,6 @@ def call_once(context: df.DurableOrchestrationContext, call: Call) -> Durable[c.
     answer = _answer(task, call, last_attempt=False)
     assert isinstance(answer, c.ActivityResult)
     return answer
-
-
-def poll_until(
-    context: df.DurableOrchestrationContext,
-    interval: float,
-    limit: float,
-    read: Callable[[], Durable[T]],
-    done: Callable[[T], bool],
-    first: T | None = None,
-) -> Durable[tuple[T, bool]]:
-    """Read on durable timers every `interval` seconds until `done(answer)`; answer (last answer, timed out).
-
-    `first` is an answer already in hand (when it is done, nothing is waited for). Timed out means `limit`
-    seconds of orchestration time passed since the first wait without a done answer.
-    """
-    answer = first
-    if answer is not None and done(answer):
-        return answer, False
-    started = context.current_utc_datetime
-    while True:
-        yield wait(context, interval)
-        answer = yield from read()
-        if done(answer):
-            return answer, False
-        if (context.current_utc_datetime - started).total_seconds() >= limit:
-            return answer, True
 
 
 def delete_until_gone(

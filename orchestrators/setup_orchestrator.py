@@ -32,7 +32,6 @@ from orchestrators.durable import (
     SubOrchestration,
     delete_until_gone,
     fan_out,
-    poll_until,
 )
 from provisioning import contracts as c
 from provisioning import status, topology
@@ -42,11 +41,8 @@ from provisioning.step_inputs import StepInputs
 
 bp = df.Blueprint()
 
-CLUSTER_TIMEOUT = "ClusterTimeout"
-CLUSTER_FAILED = "ClusterProvisioningFailed"
 VERIFICATION_FAILED = "VerificationFailed"
 CLUSTER_SUCCEEDED = "succeeded"
-CLUSTER_ENDED_BADLY = ("failed", "canceled", "cancelled")
 
 log = logging.getLogger(__name__)
 
@@ -231,52 +227,16 @@ class SetupRun:
                    if isinstance(item, Call) and item.step == step and isinstance(answer, c.ActivityResult))
 
     def watch_cluster(self, aks_network: c.AksNetworkOutput) -> Durable[c.ClusterOutput]:
-        """Read the cluster on durable timers until it has Succeeded (a standing one is read at once).
-
-        A cluster of this run whose create ended Failed/Canceled for a passing cause (get_aks_cluster answers
-        that as transient, with its provisioningState) is PUT again, AKS's documented reconcile, up to the
-        retry budget; then watched again.
-        """
-        begun = self.outputs["aks_cluster"]
-        repairs = 0
-
-        def read() -> Durable[dict[str, Any]]:
-            nonlocal repairs
-            read_call = Call("aks_cluster", self.inputs.get_cluster(), finishes=False)
-            (answer,) = yield from self.together(read_call, retry_if=_read_again)
-            if isinstance(answer, c.ActivityResult) and _needs_put_again(answer):
-                repairs += 1
-                error = answer.error or c.ActivityError(code=CLUSTER_FAILED)
-                if repairs >= self.timing.retry_max_attempts:
-                    self._stop("aks_cluster", error.code, error.message)
-                yield from self.together(Call("aks_cluster", self.inputs.begin_cluster(aks_network),
-                                              finishes=False))
-            return self.outputs["aks_cluster"]
-
-        def ended(outputs: dict[str, Any]) -> bool:
-            return _cluster_state(outputs) in (CLUSTER_SUCCEEDED, *CLUSTER_ENDED_BADLY)
-
-        if _cluster_state(begun) != CLUSTER_SUCCEEDED:
-            # Read often, without a long history here: a sub-orchestration that continues as new
-            # (orchestrators/cluster_watch.py). It fails the step itself; together() then stops the setup.
+        """The cluster once Azure has built it. A standing one (a re-run) is read at once; one being built is
+        watched by a sub-orchestration that reads it often without a long history here, puts a create that
+        ended Failed for a passing cause right, and fails the step itself (orchestrators/cluster_watch.py)."""
+        if _cluster_state(self.outputs["aks_cluster"]) == CLUSTER_SUCCEEDED:
+            yield from self.together(Call("aks_cluster", self.inputs.get_cluster()))
+        if _cluster_state(self.outputs["aks_cluster"]) != CLUSTER_SUCCEEDED:
             watch = c.ClusterWatchInput(timing=self.timing, get=self.inputs.get_cluster(),
-                                        begin=self.inputs.begin_cluster(aks_network), begun=begun)
+                                        begin=self.inputs.begin_cluster(aks_network),
+                                        begun=self.outputs["aks_cluster"])
             yield from self.together(self.chain(c.CLUSTER_WATCH, ("aks_cluster",), watch))
-            return self.out("aks_cluster", c.ClusterOutput)
-        first = (yield from read()) if _cluster_state(begun) == CLUSTER_SUCCEEDED else None
-        cluster, timed_out = yield from poll_until(
-            self.context, self.timing.poll_interval_seconds, self.timing.cluster_timeout_seconds, read, ended,
-            first,
-        )
-        shown = cluster.get("provisioningState")
-        if timed_out:
-            self._stop("aks_cluster", CLUSTER_TIMEOUT, f"the AKS cluster was still {shown} after "
-                                                      f"{self.timing.cluster_timeout_seconds:g} seconds")
-        if _cluster_state(cluster) != CLUSTER_SUCCEEDED:
-            self._stop("aks_cluster", CLUSTER_FAILED, f"the AKS cluster's provisioning ended {shown}")
-        self.outputs["aks_cluster"] = {**cluster, "id": cluster.get("id") or begun.get("id")}
-        self.states["aks_cluster"] = status.SUCCEEDED
-        self.publish()
         return self.out("aks_cluster", c.ClusterOutput)
 
     def verify(self) -> None:
@@ -348,17 +308,6 @@ def _steps_of(items: Sequence[Item]) -> list[str]:
             if step not in steps:
                 steps.append(step)
     return steps
-
-
-def _read_again(answer: c.ActivityResult) -> bool:
-    return not _needs_put_again(answer)
-
-
-def _needs_put_again(answer: c.ActivityResult) -> bool:
-    """get_aks_cluster's answer for this run's cluster ended Failed/Canceled for a cause that passes."""
-    error = answer.error
-    return (not answer.ok and error is not None and error.transient
-            and str(error.provisioning_state or "").casefold() in CLUSTER_ENDED_BADLY)
 
 
 def _cluster_state(outputs: dict[str, Any]) -> str:

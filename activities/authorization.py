@@ -144,28 +144,28 @@ def read_grants(subscription_id: str, resource_group: str) -> permissions.Grants
 def _assignments_above(
     client: Any, group_scope: str, principal_id: str
 ) -> list[tuple[str, list[dict[str, list[str]]]]] | None:
-    """(scope, permissions of its role) of each of the caller's assignments above the group; None when the
-    caller may not list them (403: the group's answer then shows roleAssignments/read missing)."""
+    """(scope, permissions of its role) of each of the caller's assignments above the group; None when they
+    cannot be read (403: the group's answer then shows roleAssignments/read missing; any other refusal, e.g.
+    a role definition that cannot be read): preflight then notes what it could not check, and the writes
+    themselves decide."""
     from azure.core.exceptions import HttpResponseError
 
     try:
         mine = f"assignedTo('{principal_id}')"
         listed = list(client.role_assignments.list_for_scope(group_scope, filter=mine))
-    except HttpResponseError as exc:
-        if exc.status_code != 403:
-            raise
+        definitions: dict[str, list[dict[str, list[str]]]] = {}
+        found = []
+        for assignment in listed:
+            scope, role_id = assignment.scope or "", assignment.role_definition_id or ""
+            if permissions.scope_contains(group_scope, scope) or not role_id:
+                continue  # at the group or below it: the permissions API's answer has it already
+            if role_id.casefold() not in definitions:
+                definition = client.role_definitions.get_by_id(role_id)
+                definitions[role_id.casefold()] = [
+                    {"actions": list(p.actions or []), "notActions": list(p.not_actions or [])}
+                    for p in definition.permissions or []
+                ]
+            found.append((scope, definitions[role_id.casefold()]))
+    except HttpResponseError:
         return None
-    definitions: dict[str, list[dict[str, list[str]]]] = {}
-    found = []
-    for assignment in listed:
-        scope, role_id = assignment.scope or "", assignment.role_definition_id or ""
-        if permissions.scope_contains(group_scope, scope) or not role_id:
-            continue  # at the group or below it: the permissions API's answer has it already
-        if role_id.casefold() not in definitions:
-            definition = client.role_definitions.get_by_id(role_id)
-            definitions[role_id.casefold()] = [
-                {"actions": list(p.actions or []), "notActions": list(p.not_actions or [])}
-                for p in definition.permissions or []
-            ]
-        found.append((scope, definitions[role_id.casefold()]))
     return found

@@ -482,7 +482,7 @@ def check_grants(request: Any, grants: Grants, location: str | None = None) -> F
     if unknown:
         notes.append(
             f"could not check the grants above the resource group ({len(unknown)} actions on the "
-            f"subscription or the node resource group): {who} may not list its role assignments"
+            f"subscription or the node resource group): {who} could not read its role assignments"
         )
     return Findings(problems, tuple(notes))
 

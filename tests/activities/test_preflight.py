@@ -278,3 +278,14 @@ def test_preflight_reads_side_by_side(azure: Any, monkeypatch: pytest.MonkeyPatc
         monkeypatch.setattr(module, name, waiting)
 
     assert_ok(resources.preflight(preflight_input()))
+
+
+def test_grants_above_the_group_that_cannot_be_read_are_a_note_not_a_failure(azure: Any) -> None:
+    """A role definition the caller cannot read (any refusal but the permissions API's own): preflight cannot
+    tell whether the subscription-scope grants reach the node resource group, says so; the writes decide."""
+    azure.add_fault(method="GET", path="/roleDefinitions/", kind="status", status=400, code="BadRequest",
+                    count=-1)
+    result = assert_ok(resources.preflight(preflight_input()))
+    notes = result["outputs"]["notes"]
+    assert any("could not check the grants above the resource group" in note for note in notes), notes
+    assert writes(azure) == []

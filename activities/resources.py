@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import azure.durable_functions as df
 
@@ -21,9 +21,18 @@ from activities import (
     network,
     privatedns,
 )
-from provisioning import adoption, deletion, errors
-from provisioning import contracts as c
-from provisioning import preflight as checks
+from provisioning import function_names, lazy_import
+
+if TYPE_CHECKING:
+    from provisioning import adoption, deletion, errors
+    from provisioning import contracts as c
+    from provisioning import preflight as checks
+else:  # imported when a function first runs, not when the app is indexed (cold start)
+    adoption = lazy_import.module("provisioning.adoption")
+    c = lazy_import.module("provisioning.contracts")
+    deletion = lazy_import.module("provisioning.deletion")
+    errors = lazy_import.module("provisioning.errors")
+    checks = lazy_import.module("provisioning.preflight")
 
 bp = df.Blueprint()
 
@@ -45,9 +54,9 @@ def find_resource_group(subscription_id: str, name: str) -> Any:
     return arm.get_or_none(arm.resources(subscription_id).resource_groups.get, name)
 
 
-@bp.function_name(c.PREFLIGHT)
+@bp.function_name(function_names.PREFLIGHT)
 @bp.activity_trigger(input_name="payload")
-@_results.activity(c.PreflightInput)
+@_results.activity(function_names.PREFLIGHT)
 def preflight(wanted: c.PreflightInput) -> dict[str, Any]:
     """Before any write: the resource group, the ACR name, every resource that already exists under a
     requested name, and the caller's permissions on the group. Reports every problem in one
@@ -73,14 +82,15 @@ def preflight(wanted: c.PreflightInput) -> dict[str, Any]:
     problems = checks.Problems()
     found = {target: value for target, (value, failure) in answers if failure is None}
     for target, (_, failure) in answers:
-        # Without the group, its permissions cannot be read: the missing group is the problem. Not allowed to
-        # list the subscription's vnets: noted below, the run goes on.
+        # Without the group, its permissions cannot be read: the missing group is the problem. The
+        # subscription's vnets that cannot be listed (not allowed, or refused otherwise): noted below, the run
+        # goes on (the peering write's own answer decides).
         if failure is not None and not (target == "permissions" and found.get(check.group_target) is None):
-            if not (target == checks.SUBSCRIPTION_VNETS and failure["status"] == 403):
+            if target != checks.SUBSCRIPTION_VNETS:
                 problems.add(failure["code"], target, f"{target}: {failure['message']}")
     location, existed_before = _judge(check, found, problems)
     listing = dict(answers)[checks.SUBSCRIPTION_VNETS][1]
-    if listing is not None and listing["status"] == 403:
+    if listing is not None:
         checks.overlap_unchecked(problems, listing)
     if problems.items:
         return _results.error(checks.PREFLIGHT_FAILED, problems.summary(), problems=problems.items)
@@ -166,9 +176,9 @@ def _judge_registry(check: checks.Checklist, found: Any, problems: checks.Proble
 # ---------------------------------------------------------------- delete (rollback)
 
 
-@bp.function_name(c.DELETE_RESOURCE)
+@bp.function_name(function_names.DELETE_RESOURCE)
 @bp.activity_trigger(input_name="payload")
-@_results.activity(c.DeleteInput)
+@_results.activity(function_names.DELETE_RESOURCE)
 def delete_resource(wanted: c.DeleteInput) -> dict[str, Any]:
     """Delete one resource this run created, through the module of its service (`provisioning.deletion`).
     Idempotent: already gone (404) is done. Outputs `{"done": bool}`, plus `"busy": true` when the service

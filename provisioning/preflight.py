@@ -276,7 +276,8 @@ def _folded(ids: Sequence[str]) -> set[str]:
 
 
 def overlap_unchecked(problems: Problems, failure: Mapping[str, Any]) -> None:
-    """Listing the subscription's vnets was refused (403): a note, unless the grants already gave one."""
+    """Listing the subscription's vnets was refused (403, or any other answer): a note, unless the grants
+    already gave one."""
     action = roles.LIST_SUBSCRIPTION_VNETS_ACTION
     what, _ = permissions.OPTIONAL_CHECKS[action]
     if not any(what in note for note in problems.notes):

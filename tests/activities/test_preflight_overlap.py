@@ -105,3 +105,12 @@ def test_not_allowed_to_list_the_subscriptions_vnets_is_a_note_and_preflight_pas
     assert [r["status"] for r in listing] == [403]  # it asked, ARM refused
     notes = [n for n in result["outputs"]["notes"] if "address spaces overlap" in n]
     assert len(notes) == 1 and roles.LIST_SUBSCRIPTION_VNETS_ACTION in notes[0]
+
+
+def test_a_listing_refused_otherwise_is_a_note_too(azure: Any) -> None:
+    listing = r".*/subscriptions/[^/]+/providers/Microsoft\.Network/virtualNetworks$"
+    azure.add_fault(method="GET", path=listing, regex=True, kind="status", status=400, code="BadRequest",
+                    count=-1)
+    result = assert_ok(resources.preflight(preflight_input()))
+    notes = [n for n in result["outputs"]["notes"] if "address spaces overlap" in n]
+    assert len(notes) == 1 and "400 BadRequest" in notes[0]

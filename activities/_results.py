@@ -11,10 +11,16 @@ import functools
 import logging
 from collections.abc import Callable, Mapping
 from enum import Enum
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from provisioning import adoption, contracts
+from provisioning import lazy_import
 from provisioning.ownership import CREATED, EXISTING
+
+if TYPE_CHECKING:
+    from provisioning import adoption, contracts
+else:  # imported when an activity first runs, not when the app is indexed (cold start)
+    adoption = lazy_import.module("provisioning.adoption")
+    contracts = lazy_import.module("provisioning.contracts")
 
 __all__ = ["CREATED", "EXISTING"]
 
@@ -30,7 +36,7 @@ RESOURCE_NOT_READY = "ResourceNotReady"
 
 Result = dict[str, Any]
 T = TypeVar("T")
-InputT = TypeVar("InputT", bound=contracts.ActivityInput)
+InputT = TypeVar("InputT", bound="contracts.ActivityInput")
 
 _log = logging.getLogger(__name__)
 
@@ -180,16 +186,17 @@ def put_right(
 
 
 def activity(
-    input_type: type[InputT],
+    name: str,
 ) -> Callable[[Callable[[InputT], Result]], Callable[[dict[str, Any]], Result]]:
-    """The Durable boundary of one activity: the input dict is parsed into its contract (`input_type`; a
-    wrong or missing key is a bug in the caller: raised, reported as ActivityCrashed), then the body runs
-    under `arm_activity`. The registered function keeps the plain `(payload: dict) -> dict` signature the
-    Functions host binds."""
+    """The Durable boundary of the activity `name`: the input dict is parsed into its contract
+    (`contracts.INPUTS[name]`; a wrong or missing key is a bug in the caller: raised, reported as
+    ActivityCrashed), then the body runs under `arm_activity`. The registered function keeps the plain
+    `(payload: dict) -> dict` signature the Functions host binds. Named, not typed, here: the contracts are
+    imported when the activity first runs (cold start)."""
 
     def wrap(body: Callable[[InputT], Result]) -> Callable[[dict[str, Any]], Result]:
         def parsed(payload: dict[str, Any]) -> Result:
-            return body(input_type.from_dict(payload, f"{input_type.NAME} input"))
+            return body(contracts.parse_input(name, payload))  # type: ignore[arg-type]
 
         parsed.__name__, parsed.__qualname__, parsed.__doc__ = body.__name__, body.__qualname__, body.__doc__
         parsed.__module__ = body.__module__

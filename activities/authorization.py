@@ -5,22 +5,32 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import azure.durable_functions as df
 
 from activities import _results, arm
-from provisioning import contracts as c
-from provisioning import deletion, errors, naming, ownership, permissions
+from provisioning import function_names, lazy_import
+
+if TYPE_CHECKING:
+    from provisioning import contracts as c
+    from provisioning import deletion, errors, naming, ownership, permissions
+else:  # imported when a function first runs, not when the app is indexed (cold start)
+    c = lazy_import.module("provisioning.contracts")
+    deletion = lazy_import.module("provisioning.deletion")
+    errors = lazy_import.module("provisioning.errors")
+    naming = lazy_import.module("provisioning.naming")
+    ownership = lazy_import.module("provisioning.ownership")
+    permissions = lazy_import.module("provisioning.permissions")
 
 bp = df.Blueprint()
 
 ROLE_ASSIGNMENT_TYPE = "Microsoft.Authorization/roleAssignments"
 
 
-@bp.function_name(c.ENSURE_ROLE_ASSIGNMENT)
+@bp.function_name(function_names.ENSURE_ROLE_ASSIGNMENT)
 @bp.activity_trigger(input_name="payload")
-@_results.activity(c.RoleAssignmentInput)
+@_results.activity(function_names.ENSURE_ROLE_ASSIGNMENT)
 def ensure_role_assignment(wanted: c.RoleAssignmentInput) -> dict[str, Any]:
     """PUT the assignment under its deterministic name (uuid5 of scope, role, principal), unless it is there.
 

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import azure.durable_functions as df
 
 from activities import _results, arm
-from provisioning import adoption, deletion, ownership
-from provisioning import contracts as c
+from provisioning import function_names, lazy_import
+
+if TYPE_CHECKING:
+    from provisioning import adoption, deletion, ownership
+    from provisioning import contracts as c
+else:  # imported when a function first runs, not when the app is indexed (cold start)
+    adoption = lazy_import.module("provisioning.adoption")
+    c = lazy_import.module("provisioning.contracts")
+    deletion = lazy_import.module("provisioning.deletion")
+    ownership = lazy_import.module("provisioning.ownership")
 
 bp = df.Blueprint()
 
@@ -19,9 +27,9 @@ REGISTRY_TYPE = "Microsoft.ContainerRegistry/registries"
 SOFT_DELETE_API_VERSION = "2023-11-01-preview"
 
 
-@bp.function_name(c.ENSURE_REGISTRY)
+@bp.function_name(function_names.ENSURE_REGISTRY)
 @bp.activity_trigger(input_name="payload")
-@_results.activity(c.RegistryInput)
+@_results.activity(function_names.ENSURE_REGISTRY)
 def ensure_registry(wanted: c.RegistryInput) -> dict[str, Any]:
     """Adopt a compatible registry of that name in the RG; otherwise check the (global) name and create it
     Premium, legacy role-assignment mode (ABAC mode would ignore AcrPull/AcrPush/AcrDelete), admin off."""
@@ -142,9 +150,9 @@ def _registry_result(registry: Any, action: str) -> dict[str, Any]:
     )
 
 
-@bp.function_name(c.ENSURE_RETENTION_POLICY)
+@bp.function_name(function_names.ENSURE_RETENTION_POLICY)
 @bp.activity_trigger(input_name="payload")
-@_results.activity(c.RetentionInput)
+@_results.activity(function_names.ENSURE_RETENTION_POLICY)
 def ensure_retention_policy(wanted: c.RetentionInput) -> dict[str, Any]:
     """Retention of untagged manifests: `days`, enabled. PATCHes only when different, and sends the registry's
     other policies back as they were (only retentionPolicy changes)."""

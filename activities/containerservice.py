@@ -3,13 +3,22 @@ the PUT (`polling=False`), the orchestrator then calls `get_aks_cluster` on dura
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import azure.durable_functions as df
 
 from activities import _results, arm
-from provisioning import adoption, deletion, errors, ownership
-from provisioning import contracts as c
+from provisioning import function_names, lazy_import
+
+if TYPE_CHECKING:
+    from provisioning import adoption, deletion, errors, ownership
+    from provisioning import contracts as c
+else:  # imported when a function first runs, not when the app is indexed (cold start)
+    adoption = lazy_import.module("provisioning.adoption")
+    c = lazy_import.module("provisioning.contracts")
+    deletion = lazy_import.module("provisioning.deletion")
+    errors = lazy_import.module("provisioning.errors")
+    ownership = lazy_import.module("provisioning.ownership")
 
 bp = df.Blueprint()
 
@@ -17,9 +26,9 @@ CLUSTER_TYPE = "Microsoft.ContainerService/managedClusters"
 SYSTEM_POOL_NAME = "system"
 
 
-@bp.function_name(c.BEGIN_AKS_CLUSTER)
+@bp.function_name(function_names.BEGIN_AKS_CLUSTER)
 @bp.activity_trigger(input_name="payload")
-@_results.activity(c.BeginClusterInput)
+@_results.activity(function_names.BEGIN_AKS_CLUSTER)
 def begin_aks_cluster(wanted: c.BeginClusterInput) -> dict[str, Any]:
     """Start creating the cluster exactly as the guide configures it; never wait for it.
 
@@ -109,9 +118,9 @@ def _cluster_started(cluster: Any, action: str) -> dict[str, Any]:
     )
 
 
-@bp.function_name(c.GET_AKS_CLUSTER)
+@bp.function_name(function_names.GET_AKS_CLUSTER)
 @bp.activity_trigger(input_name="payload")
-@_results.activity(c.GetClusterInput)
+@_results.activity(function_names.GET_AKS_CLUSTER)
 def get_aks_cluster(wanted: c.GetClusterInput) -> dict[str, Any]:
     """Read the cluster (no write): its state and, once there, the identities, node RG and private FQDN.
 

@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import azure.durable_functions as df
 
 from activities import _results, arm
-from provisioning import adoption, deletion, ownership
-from provisioning import contracts as c
+from provisioning import function_names, lazy_import
+
+if TYPE_CHECKING:
+    from provisioning import adoption, deletion, ownership
+    from provisioning import contracts as c
+else:  # imported when a function first runs, not when the app is indexed (cold start)
+    adoption = lazy_import.module("provisioning.adoption")
+    c = lazy_import.module("provisioning.contracts")
+    deletion = lazy_import.module("provisioning.deletion")
+    ownership = lazy_import.module("provisioning.ownership")
 
 bp = df.Blueprint()
 
 IDENTITY_TYPE = "Microsoft.ManagedIdentity/userAssignedIdentities"
 
 
-@bp.function_name(c.ENSURE_IDENTITY)
+@bp.function_name(function_names.ENSURE_IDENTITY)
 @bp.activity_trigger(input_name="payload")
-@_results.activity(c.IdentityInput)
+@_results.activity(function_names.ENSURE_IDENTITY)
 def ensure_identity(wanted: c.IdentityInput) -> dict[str, Any]:
     """GET the identity; create it when absent; adopt it when it is in the requested location."""
     resource_group, name, run_id = wanted.resource_group, wanted.name, wanted.run_id

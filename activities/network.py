@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import azure.durable_functions as df
 
 from activities import _results, arm
-from provisioning import adoption, deletion, errors, naming, ownership
-from provisioning import contracts as c
-from provisioning.preflight import SubscriptionVnet
+from provisioning import function_names, lazy_import
+
+if TYPE_CHECKING:
+    from provisioning import adoption, deletion, errors, naming, ownership, preflight
+    from provisioning import contracts as c
+
+    VnetInput = c.AksNetworkInput | c.HopsworksNetworkInput
+else:  # imported when a function first runs, not when the app is indexed (cold start)
+    adoption = lazy_import.module("provisioning.adoption")
+    c = lazy_import.module("provisioning.contracts")
+    deletion = lazy_import.module("provisioning.deletion")
+    errors = lazy_import.module("provisioning.errors")
+    naming = lazy_import.module("provisioning.naming")
+    ownership = lazy_import.module("provisioning.ownership")
+    preflight = lazy_import.module("provisioning.preflight")
 
 bp = df.Blueprint()
 
@@ -19,20 +31,19 @@ SUBNET_TYPE = "Microsoft.Network/virtualNetworks/subnets"
 PEERING_TYPE = "Microsoft.Network/virtualNetworks/virtualNetworkPeerings"
 DISCONNECTED = "Disconnected"
 REMOTE_PEERING_DISCONNECTED = "RemotePeeringIsDisconnected"
-VnetInput = c.AksNetworkInput | c.HopsworksNetworkInput
 
 
-@bp.function_name(c.ENSURE_AKS_NETWORK)
+@bp.function_name(function_names.ENSURE_AKS_NETWORK)
 @bp.activity_trigger(input_name="payload")
-@_results.activity(c.AksNetworkInput)
+@_results.activity(function_names.ENSURE_AKS_NETWORK)
 def ensure_aks_network(wanted: c.AksNetworkInput) -> dict[str, Any]:
     """The AKS vnet with the node subnet (and, for topology subnet, the Hopsworks subnet)."""
     return _ensure_vnet(wanted, [(subnet.name, subnet.prefix) for subnet in wanted.subnets])
 
 
-@bp.function_name(c.ENSURE_HOPSWORKS_NETWORK)
+@bp.function_name(function_names.ENSURE_HOPSWORKS_NETWORK)
 @bp.activity_trigger(input_name="payload")
-@_results.activity(c.HopsworksNetworkInput)
+@_results.activity(function_names.ENSURE_HOPSWORKS_NETWORK)
 def ensure_hopsworks_network(wanted: c.HopsworksNetworkInput) -> dict[str, Any]:
     """The Hopsworks vnet and its one subnet (topology peering)."""
     result = _ensure_vnet(wanted, [(wanted.subnet_name, wanted.subnet_prefix)])
@@ -258,9 +269,9 @@ def _by_wanted_name(subnet_ids: dict[str, str], wanted: list[tuple[str, str]]) -
     return {name: folded[name.casefold()] for name, _ in wanted}
 
 
-@bp.function_name(c.ENSURE_PEERING)
+@bp.function_name(function_names.ENSURE_PEERING)
 @bp.activity_trigger(input_name="payload")
-@_results.activity(c.PeeringInput)
+@_results.activity(function_names.ENSURE_PEERING)
 def ensure_peering(wanted: c.PeeringInput) -> dict[str, Any]:
     """One side of the peering, on `vnetName` towards `remoteVnetId`, with the guide's settings.
 
@@ -416,11 +427,11 @@ def find_vnet(subscription_id: str, resource_group: str, name: str) -> Any:
     return arm.get_or_none(arm.network(subscription_id).virtual_networks.get, resource_group, name)
 
 
-def subscription_vnets(subscription_id: str) -> list[SubscriptionVnet]:
+def subscription_vnets(subscription_id: str) -> list[preflight.SubscriptionVnet]:
     """Every vnet in the subscription with its address space (preflight's overlap check). A caller not
     allowed to list at subscription scope gets ARM's 403, raised for preflight to note."""
     return [
-        SubscriptionVnet(
+        preflight.SubscriptionVnet(
             id=vnet.id,
             name=vnet.name,
             address_prefixes=tuple(existing_vnet(vnet).address_prefixes),

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import azure.durable_functions as df
 
 from activities import _results, arm
-from provisioning import adoption, deletion, naming, ownership
-from provisioning import contracts as c
+from provisioning import function_names, lazy_import
+
+if TYPE_CHECKING:
+    from provisioning import adoption, deletion, naming, ownership
+    from provisioning import contracts as c
+else:  # imported when a function first runs, not when the app is indexed (cold start)
+    adoption = lazy_import.module("provisioning.adoption")
+    c = lazy_import.module("provisioning.contracts")
+    deletion = lazy_import.module("provisioning.deletion")
+    naming = lazy_import.module("provisioning.naming")
+    ownership = lazy_import.module("provisioning.ownership")
 
 bp = df.Blueprint()
 
@@ -16,9 +25,9 @@ LINK_TYPE = "Microsoft.Network/privateDnsZones/virtualNetworkLinks"
 AKS_ZONE_SUFFIX = ".azmk8s.io"
 
 
-@bp.function_name(c.ENSURE_DNS_ZONE_LINK)
+@bp.function_name(function_names.ENSURE_DNS_ZONE_LINK)
 @bp.activity_trigger(input_name="payload")
-@_results.activity(c.DnsLinkInput)
+@_results.activity(function_names.ENSURE_DNS_ZONE_LINK)
 def ensure_dns_zone_link(wanted: c.DnsLinkInput) -> dict[str, Any]:
     """Link the zone AKS made in the node resource group to `vnetId`, registration off, location global; done
     when the link is Succeeded and its virtualNetworkLinkState Completed.

@@ -6,7 +6,8 @@ with an explicit `to_dict()` (the wire form) and `from_dict()` (which rejects an
 required one, naming it): a wrong key fails where it is made, not in Azure.
 
 The function names are constants used both by the registrations (`@bp.function_name(...)`) and by the
-orchestrator's calls, so a caller cannot name a function that is not registered.
+orchestrator's calls, so a caller cannot name a function that is not registered. They live in
+`provisioning.function_names` (registering needs only them) and are re-exported here.
 """
 
 from __future__ import annotations
@@ -18,29 +19,26 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar, Union
 
-# ---------------------------------------------------------------- function names
-
-SETUP_ORCHESTRATOR = "setup_orchestrator"
-PEERING_CHAIN = "setup_peering_chain"  # sub-orchestration: one peering, then the other, then Connected
-CLUSTER_WATCH = "setup_cluster_watch"  # sub-orchestration: read the cluster until its provisioning ended
-ORCHESTRATORS = (SETUP_ORCHESTRATOR, PEERING_CHAIN, CLUSTER_WATCH)
-
-PREFLIGHT = "preflight"
-ENSURE_IDENTITY = "ensure_identity"
-ENSURE_ROLE_ASSIGNMENT = "ensure_role_assignment"
-ENSURE_AKS_NETWORK = "ensure_aks_network"
-ENSURE_HOPSWORKS_NETWORK = "ensure_hopsworks_network"
-ENSURE_PEERING = "ensure_peering"
-BEGIN_AKS_CLUSTER = "begin_aks_cluster"
-GET_AKS_CLUSTER = "get_aks_cluster"
-ENSURE_REGISTRY = "ensure_registry"
-ENSURE_RETENTION_POLICY = "ensure_retention_policy"
-ENSURE_DNS_ZONE_LINK = "ensure_dns_zone_link"
-DELETE_RESOURCE = "delete_resource"
-ACTIVITIES = (
-    PREFLIGHT, ENSURE_IDENTITY, ENSURE_ROLE_ASSIGNMENT, ENSURE_AKS_NETWORK, ENSURE_HOPSWORKS_NETWORK,
-    ENSURE_PEERING, BEGIN_AKS_CLUSTER, GET_AKS_CLUSTER, ENSURE_REGISTRY, ENSURE_RETENTION_POLICY,
-    ENSURE_DNS_ZONE_LINK, DELETE_RESOURCE,
+# The function names live in a module of their own (registering a function needs only its name, not the
+# contracts: cold start); re-exported here, where the callers have always found them.
+from provisioning.function_names import (  # noqa: F401 -- re-exported
+    ACTIVITIES,
+    BEGIN_AKS_CLUSTER,
+    CLUSTER_WATCH,
+    DELETE_RESOURCE,
+    ENSURE_AKS_NETWORK,
+    ENSURE_DNS_ZONE_LINK,
+    ENSURE_HOPSWORKS_NETWORK,
+    ENSURE_IDENTITY,
+    ENSURE_PEERING,
+    ENSURE_REGISTRY,
+    ENSURE_RETENTION_POLICY,
+    ENSURE_ROLE_ASSIGNMENT,
+    GET_AKS_CLUSTER,
+    ORCHESTRATORS,
+    PEERING_CHAIN,
+    PREFLIGHT,
+    SETUP_ORCHESTRATOR,
 )
 
 CREATED = "created"

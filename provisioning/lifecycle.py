@@ -18,6 +18,10 @@ from typing import Any, ClassVar
 
 from provisioning import contracts as c
 from provisioning import naming, roles, topology
+from provisioning.function_names import (  # noqa: F401 -- the starters name them as lifecycle.X
+    RECORD_ORCHESTRATOR,
+    TEARDOWN_ORCHESTRATOR,
+)
 
 IDENTITY = "Microsoft.ManagedIdentity/userAssignedIdentities"
 ROLE_ASSIGNMENT = "Microsoft.Authorization/roleAssignments"
@@ -27,10 +31,6 @@ PEERING = "Microsoft.Network/virtualNetworks/virtualNetworkPeerings"
 CLUSTER = "Microsoft.ContainerService/managedClusters"
 REGISTRY = "Microsoft.ContainerRegistry/registries"
 DNS_LINK = "Microsoft.Network/privateDnsZones/virtualNetworkLinks"
-
-# Function names (the registrations and the starters use these).
-TEARDOWN_ORCHESTRATOR = "teardown_orchestrator"
-RECORD_ORCHESTRATOR = "setup_record"
 
 SETUP = "setup"
 TEARDOWN = "teardown"

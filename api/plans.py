@@ -17,15 +17,22 @@ import asyncio
 import logging
 import os
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import azure.durable_functions as df
 import azure.functions as func
 
 from api import instances
 from api.setups import _json
-from provisioning import contracts as c
-from provisioning import lifecycle, plan_diff
+from provisioning import lazy_import
+
+if TYPE_CHECKING:
+    from provisioning import contracts as c
+    from provisioning import lifecycle, plan_diff
+else:  # imported when a plan is first made, not when the app is indexed (cold start)
+    c = lazy_import.module("provisioning.contracts")
+    lifecycle = lazy_import.module("provisioning.lifecycle")
+    plan_diff = lazy_import.module("provisioning.plan_diff")
 
 PLAN_DEADLINE_SECONDS = 200.0  # the front end cuts an HTTP answer at 230 s
 READ_ATTEMPTS = 3

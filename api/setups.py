@@ -19,10 +19,10 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from api.status import app_status_location
-from provisioning import contracts
+from provisioning import function_names
 from provisioning.status_polling import retry_after_seconds
 
-ORCHESTRATOR_NAME = contracts.SETUP_ORCHESTRATOR
+ORCHESTRATOR_NAME = function_names.SETUP_ORCHESTRATOR
 FAILURE_FLAG = "returnInternalServerErrorOnFailure"
 # A run in these states is still going (or may resume): never start a second one over it.
 ACTIVE_STATES = frozenset({"Pending", "Running", "ContinuedAsNew", "Suspended"})

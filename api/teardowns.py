@@ -11,13 +11,19 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import azure.durable_functions as df
 import azure.functions as func
 
 from api import instances
 from api.setups import _json, check_status_response
-from provisioning import lifecycle
+from provisioning import lazy_import
+
+if TYPE_CHECKING:
+    from provisioning import lifecycle
+else:  # imported when a teardown is first asked for, not when the app is indexed (cold start)
+    lifecycle = lazy_import.module("provisioning.lifecycle")
 
 logger = logging.getLogger(__name__)
 

@@ -11,13 +11,18 @@ raises for an ARM answer, so the setup records everything it made and rolls it b
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import azure.durable_functions as df
 from azure.durable_functions.models.Task import TaskBase
 
 from orchestrators.durable import Call, Durable, fan_out, retry_delay, wait
-from provisioning import contracts as c
+from provisioning import function_names, lazy_import
+
+if TYPE_CHECKING:
+    from provisioning import contracts as c
+else:  # imported when an orchestration first runs, not when the app is indexed (cold start)
+    c = lazy_import.module("provisioning.contracts")
 
 bp = df.Blueprint()
 
@@ -65,7 +70,7 @@ class ChainRun:
         return c.ChainResult(steps=list(self.reports.values())).to_dict()
 
 
-@bp.function_name(c.PEERING_CHAIN)
+@bp.function_name(function_names.PEERING_CHAIN)
 @bp.orchestration_trigger(context_name="context")
 def setup_peering_chain(context: df.DurableOrchestrationContext) -> Generator[TaskBase, Any, dict]:
     chain_input = c.PeeringChainInput.from_dict(context.get_input(expected_type=dict))

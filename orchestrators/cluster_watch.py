@@ -19,14 +19,19 @@ from __future__ import annotations
 from collections.abc import Generator
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import azure.durable_functions as df
 from azure.durable_functions.models.Task import TaskBase
 
 from orchestrators.chains import ChainRun
 from orchestrators.durable import Call, fan_out, wait
-from provisioning import contracts as c
+from provisioning import function_names, lazy_import
+
+if TYPE_CHECKING:
+    from provisioning import contracts as c
+else:  # imported when an orchestration first runs, not when the app is indexed (cold start)
+    c = lazy_import.module("provisioning.contracts")
 
 bp = df.Blueprint()
 
@@ -38,7 +43,7 @@ SUCCEEDED = "succeeded"
 ENDED_BADLY = ("failed", "canceled", "cancelled")
 
 
-@bp.function_name(c.CLUSTER_WATCH)
+@bp.function_name(function_names.CLUSTER_WATCH)
 @bp.orchestration_trigger(context_name="context")
 def setup_cluster_watch(context: df.DurableOrchestrationContext) -> Generator[TaskBase, Any, dict | None]:
     watch = c.ClusterWatchInput.from_dict(context.get_input())

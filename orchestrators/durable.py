@@ -16,14 +16,20 @@ from __future__ import annotations
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import azure.durable_functions as df
 from azure.durable_functions.models.Task import TaskBase, TaskState
 
-from provisioning import contracts as c
-from provisioning import errors
-from provisioning.rollback import waits_for_cluster
+from provisioning import lazy_import
+
+if TYPE_CHECKING:
+    from provisioning import contracts as c
+    from provisioning import errors, rollback
+else:  # imported when an orchestration first runs, not when the app is indexed (cold start)
+    c = lazy_import.module("provisioning.contracts")
+    errors = lazy_import.module("provisioning.errors")
+    rollback = lazy_import.module("provisioning.rollback")
 
 MAX_CRASH_MESSAGE = 300
 CHAIN_CRASHED = "ChainCrashed"
@@ -62,7 +68,8 @@ class SubOrchestration:
 
 
 Item = Call | SubOrchestration
-Answer = c.ActivityResult | c.ChainResult
+if TYPE_CHECKING:
+    Answer = c.ActivityResult | c.ChainResult
 
 
 def wait(context: df.DurableOrchestrationContext, seconds: float) -> TaskBase:
@@ -135,7 +142,7 @@ def delete_until_gone(
         error = result.error or c.ActivityError(code="Unknown")
         if result.ok and result.output(c.DeleteOutput).done:
             return None
-        if result.ok or waits_for_cluster(resource_type, error.code):
+        if result.ok or rollback.waits_for_cluster(resource_type, error.code):
             if waited >= timing.cluster_timeout_seconds:
                 return c.ActivityError(code=DELETE_TIMEOUT, message=f"still being deleted after {waited:g} s")
             waited += timing.poll_interval_seconds

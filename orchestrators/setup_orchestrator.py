@@ -19,13 +19,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import azure.durable_functions as df
 from azure.durable_functions.models.Task import TaskBase
 
 from orchestrators.durable import (
-    Answer,
     Call,
     Durable,
     Item,
@@ -33,11 +32,17 @@ from orchestrators.durable import (
     delete_until_gone,
     fan_out,
 )
-from provisioning import contracts as c
-from provisioning import status, topology
-from provisioning.result import build_setup_result
-from provisioning.rollback import Deletion, Rollback
-from provisioning.step_inputs import StepInputs
+from provisioning import function_names, lazy_import, status
+
+if TYPE_CHECKING:
+    from orchestrators.durable import Answer
+    from provisioning import contracts as c
+    from provisioning import topology
+    from provisioning.rollback import Deletion
+    from provisioning.step_inputs import StepInputs
+else:  # imported when an orchestration first runs, not when the app is indexed (cold start)
+    c = lazy_import.module("provisioning.contracts")
+    topology = lazy_import.module("provisioning.topology")
 
 bp = df.Blueprint()
 
@@ -115,7 +120,7 @@ def run_setup(context: df.DurableOrchestrationContext) -> Generator[TaskBase, An
     return run.result()
 
 
-@bp.function_name(c.SETUP_ORCHESTRATOR)
+@bp.function_name(function_names.SETUP_ORCHESTRATOR)
 @bp.orchestration_trigger(context_name="context")
 def setup_orchestrator(context: df.DurableOrchestrationContext) -> Generator[TaskBase, Any, dict]:
     return (yield from run_setup(context))
@@ -139,6 +144,8 @@ class SetupRun:
 
     @classmethod
     def start(cls, context: df.DurableOrchestrationContext) -> SetupRun:
+        from provisioning.step_inputs import StepInputs  # when a run starts, not at indexing (cold start)
+
         setup = c.SetupInput.from_dict(context.get_input(expected_type=dict))
         request = setup.request
         run_id = str(context.new_uuid())
@@ -257,6 +264,8 @@ class SetupRun:
 
     def roll_back(self) -> Durable[None]:
         """Delete what this run created, one task per `yield`, then fail with what was done and left."""
+        from provisioning.rollback import Rollback  # when a run fails, not at indexing (cold start)
+
         rollback = Rollback.plan(self.topology.step_names, self.states, self.resources)
         for deletion in rollback.order:
             problem = yield from self._delete(deletion)
@@ -292,6 +301,8 @@ class SetupRun:
 
     def result(self) -> dict[str, Any]:
         """SetupResult: the Hopsworks values and every resource, in step order and report order."""
+        from provisioning.result import build_setup_result  # when a run ends, not at indexing (cold start)
+
         names = self.topology.step_names
         reported = [resource for name in names for resource in self.resources.get(name, ())]
         return build_setup_result(self.inputs.request, reported, self.inputs.common.location)

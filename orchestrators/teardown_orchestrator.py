@@ -23,15 +23,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Generator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import azure.durable_functions as df
 from azure.durable_functions.models.Task import TaskBase
 
 from orchestrators.durable import Call, Durable, delete_until_gone, fan_out
-from provisioning import contracts as c
-from provisioning import lifecycle, teardown
+from provisioning import function_names, lazy_import
 from provisioning import status as step_status
+
+if TYPE_CHECKING:
+    from provisioning import contracts as c
+    from provisioning import lifecycle, teardown
+else:  # imported when an orchestration first runs, not when the app is indexed (cold start)
+    c = lazy_import.module("provisioning.contracts")
+    lifecycle = lazy_import.module("provisioning.lifecycle")
+    teardown = lazy_import.module("provisioning.teardown")
 
 bp = df.Blueprint()
 
@@ -137,12 +144,12 @@ def run_teardown(context: df.DurableOrchestrationContext) -> Generator[TaskBase,
     return (yield from work.run(list(payload.get("record") or []), str(payload["setupInstanceId"])))
 
 
-@bp.orchestration_trigger(context_name="context", orchestration=lifecycle.TEARDOWN_ORCHESTRATOR)
+@bp.orchestration_trigger(context_name="context", orchestration=function_names.TEARDOWN_ORCHESTRATOR)
 def teardown_orchestrator(context: df.DurableOrchestrationContext) -> Generator[TaskBase, Any, dict]:
     return (yield from run_teardown(context))
 
 
-@bp.orchestration_trigger(context_name="context", orchestration=lifecycle.RECORD_ORCHESTRATOR)
+@bp.orchestration_trigger(context_name="context", orchestration=function_names.RECORD_ORCHESTRATOR)
 def setup_record(context: df.DurableOrchestrationContext) -> Any:
     """The durable record of what setups for one target created: it only holds its input."""
     return context.get_input()

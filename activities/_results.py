@@ -14,15 +14,13 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from provisioning import lazy_import
-from provisioning.ownership import CREATED, EXISTING
 
 if TYPE_CHECKING:
-    from provisioning import adoption, contracts
+    from provisioning import adoption, contracts, ownership
 else:  # imported when an activity first runs, not when the app is indexed (cold start)
     adoption = lazy_import.module("provisioning.adoption")
     contracts = lazy_import.module("provisioning.contracts")
-
-__all__ = ["CREATED", "EXISTING"]
+    ownership = lazy_import.module("provisioning.ownership")
 
 # Codes the activities themselves decide (ARM's own codes come from provisioning.errors.classify).
 INCOMPATIBLE_EXISTING = "IncompatibleExistingResource"
@@ -111,7 +109,7 @@ def create(start: Callable[[], T], *, lookup: Callable[[], Any], resource_type: 
             left = None
         if left is None or not getattr(left, "id", None):
             raise
-        raise CreateFailed(exc, resource(left.id, resource_type, CREATED)) from exc
+        raise CreateFailed(exc, resource(left.id, resource_type, ownership.CREATED)) from exc
 
 
 # ---------------------------------------------------------------- resources left Failed

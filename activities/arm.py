@@ -18,8 +18,6 @@ import os
 import threading
 from typing import TYPE_CHECKING, Any
 
-from provisioning.settings import ArmSettings, Settings
-
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
     from azure.mgmt.authorization import AuthorizationManagementClient
@@ -29,6 +27,8 @@ if TYPE_CHECKING:
     from azure.mgmt.network import NetworkManagementClient
     from azure.mgmt.privatedns import PrivateDnsManagementClient
     from azure.mgmt.resource.resources import ResourceManagementClient
+
+    from provisioning.settings import ArmSettings
 
 # client kind -> (module, class)
 _CLIENT_CLASSES: dict[str, tuple[str, str]] = {
@@ -85,6 +85,8 @@ def import_sdks() -> None:
 
 def settings() -> ArmSettings:
     """ARM_ENDPOINT, ARM_SCOPE, ARM_CA_BUNDLE, ARM_POLLING_INTERVAL from the environment (app settings)."""
+    from provisioning.settings import Settings  # when an activity first runs, not at indexing (cold start)
+
     return Settings.from_env(os.environ).arm_settings
 
 

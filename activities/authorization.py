@@ -65,11 +65,11 @@ def ensure_role_assignment(wanted: c.RoleAssignmentInput) -> dict[str, Any]:
             raise
         existing_id = _find_existing(assignments, scope, role_guid, principal_id)
         resources = (
-            [_results.resource(existing_id, ROLE_ASSIGNMENT_TYPE, _results.EXISTING)] if existing_id else []
+            [_results.resource(existing_id, ROLE_ASSIGNMENT_TYPE, ownership.EXISTING)] if existing_id else []
         )
         return _results.ok(resources, c.RoleAssignmentOutput(id=existing_id))
     return _results.ok(
-        [_results.resource(created.id, ROLE_ASSIGNMENT_TYPE, _results.CREATED)],
+        [_results.resource(created.id, ROLE_ASSIGNMENT_TYPE, ownership.CREATED)],
         c.RoleAssignmentOutput(id=created.id),
     )
 

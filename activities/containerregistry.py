@@ -41,7 +41,7 @@ def ensure_registry(wanted: c.RegistryInput) -> dict[str, Any]:
         action = ownership.action_from_tags(registry.tags, run_id)
         state = registry_state(registry)
         problems = adoption.registry_problems(*registry_facts(registry))
-        if action != _results.CREATED:
+        if action != ownership.CREATED:
             problems += adoption.failed_state_problems(state)
         if problems:
             return _results.incompatible("container registry", name, problems)
@@ -65,7 +65,7 @@ def ensure_registry(wanted: c.RegistryInput) -> dict[str, Any]:
         lookup=lambda: arm.get_or_none(registries.get, resource_group, name),
         resource_type=REGISTRY_TYPE,
     )
-    return _registry_result(registry, _results.CREATED)
+    return _registry_result(registry, ownership.CREATED)
 
 
 def _registry_body(wanted: c.RegistryInput) -> Any:

@@ -56,7 +56,7 @@ def begin_aks_cluster(wanted: c.BeginClusterInput) -> dict[str, Any]:
         if failure is None:
             return _cluster_started(cluster, action)
         detail = _provisioning_error(cluster)
-        if action != _results.CREATED or not adoption.cluster_put_again(_state(cluster), *detail):
+        if action != ownership.CREATED or not adoption.cluster_put_again(_state(cluster), *detail):
             return failure
         # With polling=False the answer is the PUT's own (Updating); get_aks_cluster then checks it.
         again = _results.put_right(
@@ -72,7 +72,7 @@ def begin_aks_cluster(wanted: c.BeginClusterInput) -> dict[str, Any]:
 
     poller = clusters.begin_create_or_update(resource_group, name, _cluster_body(wanted), polling=False)
     # With polling=False the poller holds the PUT's own answer (201, provisioningState Creating).
-    return _cluster_started(poller.result(), _results.CREATED)
+    return _cluster_started(poller.result(), ownership.CREATED)
 
 
 def _cluster_body(wanted: c.BeginClusterInput) -> Any:
@@ -132,7 +132,7 @@ def get_aks_cluster(wanted: c.GetClusterInput) -> dict[str, Any]:
     cluster = clusters.get(wanted.resource_group, wanted.name)
     failure = cluster_failure(cluster)
     if failure is not None:
-        ours = ownership.action_from_tags(cluster.tags, wanted.run_id) == _results.CREATED
+        ours = ownership.action_from_tags(cluster.tags, wanted.run_id) == ownership.CREATED
         failure["error"]["transient"] = ours and adoption.cluster_put_again(
             _state(cluster), *_provisioning_error(cluster)
         )

@@ -43,7 +43,7 @@ def ensure_identity(wanted: c.IdentityInput) -> dict[str, Any]:
                 tags=ownership.run_tags(wanted.tags, wanted.instance_id, run_id),
             ),
         )
-        action = _results.CREATED
+        action = ownership.CREATED
     else:
         problems = adoption.identity_problems(identity.location, wanted.location)
         if problems:

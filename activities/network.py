@@ -71,8 +71,8 @@ def _ensure_vnet(wanted: VnetInput, wanted_subnets: list[tuple[str, str]]) -> di
             resource_type=VNET_TYPE,
         )
         subnet_ids = _subnet_ids(vnet)
-        resources = [_results.resource(vnet.id, VNET_TYPE, _results.CREATED)] + [
-            _results.resource(subnet_ids[name], SUBNET_TYPE, _results.CREATED) for name, _ in wanted_subnets
+        resources = [_results.resource(vnet.id, VNET_TYPE, ownership.CREATED)] + [
+            _results.resource(subnet_ids[name], SUBNET_TYPE, ownership.CREATED) for name, _ in wanted_subnets
         ]
         return _results.ok(
             resources,
@@ -92,8 +92,8 @@ def _ensure_vnet(wanted: VnetInput, wanted_subnets: list[tuple[str, str]]) -> di
         wanted.location,
         wanted.address_space,
         wanted_subnets,
-        vnet_is_ours=vnet_action == _results.CREATED,
-        ours={name for name, action in subnet_actions.items() if action == _results.CREATED},
+        vnet_is_ours=vnet_action == ownership.CREATED,
+        ours={name for name, action in subnet_actions.items() if action == ownership.CREATED},
     )
     if plan.problems:
         return _results.incompatible("virtual network", vnet_name, plan.problems)
@@ -107,7 +107,7 @@ def _ensure_vnet(wanted: VnetInput, wanted_subnets: list[tuple[str, str]]) -> di
         for name, prefix in plan.failed_subnets:
             _put_subnet_again(client, resource_group, vnet_name, name, prefix, folded[name.casefold()])
         subnet_ids.update(_add_subnets(client, resource_group, vnet_name, plan.missing_subnets))
-    subnet_actions.update({name.casefold(): _results.CREATED for name, _ in plan.missing_subnets})
+    subnet_actions.update({name.casefold(): ownership.CREATED for name, _ in plan.missing_subnets})
     wanted_ids = _by_wanted_name(subnet_ids, wanted_subnets)
     resources = [_results.resource(vnet.id, VNET_TYPE, vnet_action)] + [
         _results.resource(
@@ -190,7 +190,7 @@ def _put_subnet_again(
         kind="subnet",
         resource_id=subnet_id,
         wrong=lambda subnet: _results.not_succeeded(_provisioning_state(subnet)),
-        resources=[_results.resource(subnet_id, SUBNET_TYPE, _results.CREATED)],
+        resources=[_results.resource(subnet_id, SUBNET_TYPE, ownership.CREATED)],
     )
 
 
@@ -293,7 +293,7 @@ def ensure_peering(wanted: c.PeeringInput) -> dict[str, Any]:
     peering = lookup()
     if peering is None:
         made = _results.create(put, lookup=lookup, resource_type=PEERING_TYPE)
-        return _peering_result(made, _results.CREATED)
+        return _peering_result(made, ownership.CREATED)
     properties = peering.properties
     remote = properties.remote_virtual_network if properties else None
     # Peerings carry no tags. One found under the derived name is this run's own (an activity re-executed
@@ -304,7 +304,7 @@ def ensure_peering(wanted: c.PeeringInput) -> dict[str, Any]:
     )
     provisioning_state = _results.plain(properties.provisioning_state) if properties else None
     problems = adoption.peering_problems(remote.id if remote else None, remote_id)
-    if action != _results.CREATED:
+    if action != ownership.CREATED:
         problems += adoption.failed_state_problems(provisioning_state)
     if problems:
         return _results.incompatible("virtual network peering", f"{vnet_name}/{peering_name}", problems)

@@ -60,9 +60,9 @@ def ensure_dns_zone_link(wanted: c.DnsLinkInput) -> dict[str, Any]:
     problems = []
     if named is not None and for_vnet is not named:
         problems.append(f"it links the vnet '{_linked_vnet(named)}', the setup needs '{vnet_id}'")
-    action = ownership.action_from_tags(for_vnet.tags, run_id) if for_vnet is not None else _results.CREATED
+    action = ownership.action_from_tags(for_vnet.tags, run_id) if for_vnet is not None else ownership.CREATED
     state = _link_state(for_vnet) if for_vnet is not None else None
-    if action != _results.CREATED or for_vnet is not named:  # only our own link under our name is PUT again
+    if action != ownership.CREATED or for_vnet is not named:  # only our own link under our name is PUT again
         problems += adoption.failed_state_problems(state)
     if problems:
         shown = (named or for_vnet).name

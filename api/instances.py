@@ -24,11 +24,15 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from api.setups import ACTIVE_STATES, _json, check_status_response
-from provisioning import lifecycle, teardown
-from provisioning.settings import Settings, SettingsError
+from provisioning import lazy_import
 
 if TYPE_CHECKING:
+    from provisioning import lifecycle, teardown
     from provisioning.request import SetupRequest
+    from provisioning.settings import Settings
+else:  # imported when a request first comes, not when the app is indexed (cold start)
+    lifecycle = lazy_import.module("provisioning.lifecycle")
+    teardown = lazy_import.module("provisioning.teardown")
 
 TARGET_BUSY = "TargetBusy"
 _RECORD_WRITE_ATTEMPTS = 5
@@ -44,6 +48,7 @@ def parse_request(
     # Imported here, not at module level: the request model (pydantic) is most of the app's own import time,
     # and every worker start (orchestrations, activities) would pay it; only the HTTP functions need it.
     from provisioning.request import SetupRequest, validate_setup_request
+    from provisioning.settings import Settings, SettingsError
 
     validated = validate_setup_request(req.get_body())
     if not isinstance(validated, SetupRequest):

@@ -313,17 +313,8 @@ class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
     environment variable or the service's answer)."""
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m client", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-    sub = commands.add_parser(
-        "submit",
-        help="submit a setup request and wait for its result",
-        description=SUBMIT_DESCRIPTION,
-        formatter_class=_HelpFormatter,
-    )
+def add_target_arguments(sub: argparse.ArgumentParser) -> None:
+    """The request file and where to send it: what every command that calls the app takes."""
     sub.add_argument("request", help="SetupRequest JSON file (see examples/)")
     sub.add_argument(
         "--url",
@@ -335,6 +326,20 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="function key, sent as the x-functions-key header, never printed (default: $SETUP_FUNCTION_KEY)",
     )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m client", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    sub = commands.add_parser(
+        "submit",
+        help="submit a setup request and wait for its result",
+        description=SUBMIT_DESCRIPTION,
+        formatter_class=_HelpFormatter,
+    )
+    add_target_arguments(sub)
     sub.add_argument(
         "--timeout",
         type=float,

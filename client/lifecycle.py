@@ -22,7 +22,6 @@ import requests
 
 from client.cli import (
     DEFAULT_TIMEOUT_SECONDS,
-    DEFAULT_URL,
     EXIT_FAILED,
     EXIT_INVALID,
     EXIT_OK,
@@ -30,6 +29,7 @@ from client.cli import (
     Console,
     Polling,
     _json,
+    add_target_arguments,
     follow,
     refusal_exit_code,
 )
@@ -186,15 +186,7 @@ def add_parsers(commands: Any, formatter: type[argparse.HelpFormatter]) -> None:
         ("teardown", "remove what setups for the request's target created, and wait for it"),
     ):
         sub = commands.add_parser(name, help=help_text, description=__doc__, formatter_class=formatter)
-        sub.add_argument("request", help="SetupRequest JSON file (see examples/)")
-        sub.add_argument(
-            "--url",
-            default=os.environ.get("SETUP_URL", DEFAULT_URL),
-            help=f"function app base URL (default: $SETUP_URL, else {DEFAULT_URL})",
-        )
-        sub.add_argument(
-            "--key", default=None, help="function key, never printed (default: $SETUP_FUNCTION_KEY)"
-        )
+        add_target_arguments(sub)
         sub.add_argument("--json", action="store_true", help="print the answer as JSON on stdout")
         if name == "teardown":
             sub.add_argument(

@@ -274,33 +274,7 @@ class HostServer:
                     return web.Response(status=404)
                 return await self._start(request, parts[1], parts[2] if len(parts) == 3 else None)
             if parts and parts[0].lower() == "instances":
-                if len(parts) == 1:
-                    if method == "GET":
-                        return self._list(request)
-                    if method == "DELETE":
-                        return self._purge_by_filter(request)
-                    return web.Response(status=404)
-                instance_id = parts[1]
-                if len(parts) == 2:
-                    if method == "GET":
-                        return self._status(request, instance_id)
-                    if method == "DELETE":
-                        deleted = self.engine.purge(instance_id)
-                        if not deleted:
-                            return web.Response(status=404)
-                        return _json_response(200, {"instancesDeleted": deleted})
-                    return web.Response(status=404)
-                if method != "POST":
-                    return web.Response(status=404)
-                operation = parts[2].lower()
-                if operation == "terminate" and len(parts) == 3:
-                    return web.Response(
-                        status=self.engine.terminate(instance_id, request.query.get("reason"))
-                    )
-                if operation == "raiseevent" and len(parts) == 4:
-                    return await self._raise_event(request, instance_id, parts[3])
-                if operation in ("rewind", "restart", "suspend", "resume"):
-                    return _error(501, f"'{operation}' is not implemented by the local host")
+                return await self._instances(request, method, parts[1:])
             return web.Response(status=404)
         except StartError as exc:
             text = (
@@ -309,6 +283,35 @@ class HostServer:
                 else "Something went wrong while processing your request"
             )
             return _error(exc.status, text, str(exc))
+
+    async def _instances(self, request: web.Request, method: str, parts: list[str]) -> web.StreamResponse:
+        """`/instances[/{id}[/{operation}[/{event}]]]`: list/purge, status/purge one, or an operation."""
+        if not parts:
+            if method == "GET":
+                return self._list(request)
+            return self._purge_by_filter(request) if method == "DELETE" else web.Response(status=404)
+        instance_id = parts[0]
+        if len(parts) == 1:
+            if method == "GET":
+                return self._status(request, instance_id)
+            if method != "DELETE":
+                return web.Response(status=404)
+            deleted = self.engine.purge(instance_id)
+            return _json_response(200, {"instancesDeleted": deleted}) if deleted else web.Response(status=404)
+        if method != "POST":
+            return web.Response(status=404)
+        return await self._operation(request, instance_id, parts[1].lower(), parts[2:])
+
+    async def _operation(
+        self, request: web.Request, instance_id: str, operation: str, rest: list[str]
+    ) -> web.StreamResponse:
+        if operation == "terminate" and not rest:
+            return web.Response(status=self.engine.terminate(instance_id, request.query.get("reason")))
+        if operation == "raiseevent" and len(rest) == 1:
+            return await self._raise_event(request, instance_id, rest[0])
+        if operation in ("rewind", "restart", "suspend", "resume"):
+            return _error(501, f"'{operation}' is not implemented by the local host")
+        return web.Response(status=404)
 
     async def _start(self, request: web.Request, function_name: str, instance_id: str | None) -> web.Response:
         body = await request.read()

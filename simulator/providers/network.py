@@ -279,68 +279,19 @@ def put_vnet(arm: Arm, req: Request) -> Response:
     body = req.json_object()
     location = body.get("location")
     existing = arm.store.get(rid)
-    if not location:
-        raise ArmError(400, "LocationRequired", "The location property is required for this definition.")
-    if existing is not None and _norm(existing.body.get("location")) != _norm(location):
-        raise ArmError(
-            400,
-            "InvalidResourceLocation",
-            f"The resource '{name}' already exists in location '{existing.body.get('location')}' in "
-            "resource group "
-            f"'{req.resource_group}'. A resource with the same name cannot be created in location "
-            f"'{location}'.",
-        )
+    _check_vnet_location(req, name, location, existing)
     props = body.get("properties") or {}
     space = [str(p) for p in ((props.get("addressSpace") or {}).get("addressPrefixes") or [])]
-    if not space:
-        raise ArmError(
-            400,
-            "VnetAddressSpaceMustHaveAtLeastOneAddressPrefix",
-            f"Virtual network {rid} must have at least one address prefix in its address space.",
-        )
-    vnet_prefixes = [parse_prefix(p, rid) for p in space]
-    for i, a in enumerate(vnet_prefixes):
-        for b in vnet_prefixes[i + 1 :]:
-            if overlaps(a, b):
-                raise ArmError(
-                    400,
-                    "VnetAddressSpacesOverlap",
-                    f"Address prefixes {a} and {b} of virtual network {rid} overlap.",
-                )
+    vnet_prefixes = _address_space(rid, space)
     _ensure_vnet_idle(arm, rid)
 
-    wanted: list[tuple[str, dict[str, Any]]] = []
-    names: set[str] = set()
-    for sub in props.get("subnets") or []:
-        sname = str((sub or {}).get("name") or "")
-        if not sname:
-            raise ArmError(400, "InvalidRequestFormat", "Cannot parse the request: a subnet has no name.")
-        if sname.lower() in names:
-            raise ArmError(
-                400,
-                "InvalidRequestFormat",
-                f"Cannot parse the request: subnet '{sname}' appears more than once.",
-            )
-        names.add(sname.lower())
-        wanted.append((sname, (sub or {}).get("properties") or {}))
+    wanted = _wanted_subnets(props)
+    names = {sname.lower() for sname, _ in wanted}
     validate_subnet_layout(
         name, vnet_prefixes, [(s, f"{rid}/subnets/{s}", subnet_prefix_texts(p)) for s, p in wanted]
     )
     current = {s.body["name"].lower(): s for s in _children(arm, rid, SUBNET_TYPE)} if existing else {}
-    for key, sub in current.items():
-        if key not in names and sub.internal.get("users"):
-            raise _in_use_error(sub)
-    for sname, sprops in wanted:
-        sub = current.get(sname.lower())
-        if sub is not None and sub.internal.get("users"):
-            if sorted(subnet_prefix_texts(sprops)) != sorted(subnet_prefix_texts(sub.body["properties"])):
-                raise ArmError(
-                    400,
-                    "InUseSubnetCannotBeUpdated",
-                    f"Subnet {sname} is in use by {sub.internal['users'][0]} and its address prefix cannot "
-                    "be "
-                    "changed.",
-                )
+    _check_subnets_in_use(current, wanted)
     # Apply: the vnet, then its subnet list (replace), peerings keep their own lifecycle.
     vnet_body: dict[str, Any] = {
         "name": name,
@@ -376,6 +327,78 @@ def put_vnet(arm: Arm, req: Request) -> Response:
         headers=("Azure-AsyncOperation",),
         on_done=_vnet_write_done,
     )
+
+
+def _check_vnet_location(req: Request, name: str, location: Any, existing: Resource | None) -> None:
+    if not location:
+        raise ArmError(400, "LocationRequired", "The location property is required for this definition.")
+    if existing is not None and _norm(existing.body.get("location")) != _norm(location):
+        raise ArmError(
+            400,
+            "InvalidResourceLocation",
+            f"The resource '{name}' already exists in location '{existing.body.get('location')}' in "
+            "resource group "
+            f"'{req.resource_group}'. A resource with the same name cannot be created in location "
+            f"'{location}'.",
+        )
+
+
+def _address_space(rid: str, space: list[str]) -> list[Any]:
+    """The address space's prefixes: at least one, none overlapping another."""
+    if not space:
+        raise ArmError(
+            400,
+            "VnetAddressSpaceMustHaveAtLeastOneAddressPrefix",
+            f"Virtual network {rid} must have at least one address prefix in its address space.",
+        )
+    vnet_prefixes = [parse_prefix(p, rid) for p in space]
+    for i, a in enumerate(vnet_prefixes):
+        for b in vnet_prefixes[i + 1 :]:
+            if overlaps(a, b):
+                raise ArmError(
+                    400,
+                    "VnetAddressSpacesOverlap",
+                    f"Address prefixes {a} and {b} of virtual network {rid} overlap.",
+                )
+    return vnet_prefixes
+
+
+def _wanted_subnets(props: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The body's subnets as (name, properties): each named, no name twice."""
+    wanted: list[tuple[str, dict[str, Any]]] = []
+    names: set[str] = set()
+    for sub in props.get("subnets") or []:
+        sname = str((sub or {}).get("name") or "")
+        if not sname:
+            raise ArmError(400, "InvalidRequestFormat", "Cannot parse the request: a subnet has no name.")
+        if sname.lower() in names:
+            raise ArmError(
+                400,
+                "InvalidRequestFormat",
+                f"Cannot parse the request: subnet '{sname}' appears more than once.",
+            )
+        names.add(sname.lower())
+        wanted.append((sname, (sub or {}).get("properties") or {}))
+    return wanted
+
+
+def _check_subnets_in_use(current: dict[str, Resource], wanted: list[tuple[str, dict[str, Any]]]) -> None:
+    """A subnet in use may be neither dropped from the list nor given another prefix."""
+    names = {sname.lower() for sname, _ in wanted}
+    for key, sub in current.items():
+        if key not in names and sub.internal.get("users"):
+            raise _in_use_error(sub)
+    for sname, sprops in wanted:
+        sub = current.get(sname.lower())
+        if sub is not None and sub.internal.get("users"):
+            if sorted(subnet_prefix_texts(sprops)) != sorted(subnet_prefix_texts(sub.body["properties"])):
+                raise ArmError(
+                    400,
+                    "InUseSubnetCannotBeUpdated",
+                    f"Subnet {sname} is in use by {sub.internal['users'][0]} and its address prefix cannot "
+                    "be "
+                    "changed.",
+                )
 
 
 def _norm(location: Any) -> str:

@@ -297,24 +297,35 @@ def check_cell(
     if busy:
         problems.append(f"{len(busy)} operation(s) still in progress")
     if cell.group == "transient":
-        if result.runtime_status != "Completed" or result.http_status != 200:
-            return [f"run {result.runtime_status} ({result.http_status}): {str(result.output)[:400]}"]
-        if normalize(result.output, target) != reference.output:
-            problems.append("output differs from the clean run's")
-        state = lab.state(target)
-        if state != reference.state:
-            problems.append(
-                "final state differs from the clean run's:\n" + multiset_diff(state, reference.state)
-            )
-        creations = lab.creations(target, mark)
-        twice = [rid for rid, n in creations.items() if n > 1]
-        if twice:
-            problems.append(f"created twice: {twice}")
-        created = set(normalize(sorted(creations), target))
-        if created != reference.created:
-            problems.append(f"created {sorted(created ^ reference.created)} unlike the clean run")
-        return problems
+        return problems + _check_completed_like_the_clean_run(lab, reference, target, result, mark)
+    return problems + _check_failed_and_rolled_back(lab, cell, target, result, before)
 
+
+def _check_completed_like_the_clean_run(
+    lab: Lab, reference: Reference, target: Target, result: RunResult, mark: int
+) -> list[str]:
+    problems: list[str] = []
+    if result.runtime_status != "Completed" or result.http_status != 200:
+        return [f"run {result.runtime_status} ({result.http_status}): {str(result.output)[:400]}"]
+    if normalize(result.output, target) != reference.output:
+        problems.append("output differs from the clean run's")
+    state = lab.state(target)
+    if state != reference.state:
+        problems.append("final state differs from the clean run's:\n" + multiset_diff(state, reference.state))
+    creations = lab.creations(target, mark)
+    twice = [rid for rid, n in creations.items() if n > 1]
+    if twice:
+        problems.append(f"created twice: {twice}")
+    created = set(normalize(sorted(creations), target))
+    if created != reference.created:
+        problems.append(f"created {sorted(created ^ reference.created)} unlike the clean run")
+    return problems
+
+
+def _check_failed_and_rolled_back(
+    lab: Lab, cell: Cell, target: Target, result: RunResult, before: Any
+) -> list[str]:
+    problems: list[str] = []
     message = result.output if isinstance(result.output, str) else json.dumps(result.output)
     error = (result.custom_status or {}).get("error") or {}
     if result.runtime_status != "Failed" or result.http_status != 500:
@@ -334,8 +345,14 @@ def check_cell(
         if "Left behind: nothing" not in message:
             problems.append(f"message reports something left behind: {message[-300:]}")
         return problems
+    return problems + _check_left_behind(lab, cell, target, message, before)
 
-    # A delete that fails for good: reported as left behind (with its code), and that is all that is left.
+
+def _check_left_behind(lab: Lab, cell: Cell, target: Target, message: str, before: Any) -> list[str]:
+    """A delete that fails for good: reported as left behind (with its code), and that is all that is
+    left."""
+    assert cell.delete_permanent is not None
+    problems: list[str] = []
     reported = left_behind(message)
     resource_type = cell.delete_permanent["resource_type"]
     blocked = [

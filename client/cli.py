@@ -172,19 +172,10 @@ def submit(
     clock: Callable[[], float] = time.monotonic,
 ) -> int:
     console = Console(out, err, [key or ""])
-    try:
-        with open(request_path, encoding="utf-8") as handle:
-            body = json.load(handle)
-    except (OSError, ValueError) as exc:
-        console.say(f"cannot read {request_path}: {exc}")
-        return EXIT_INVALID
     http = session or requests.Session()
-    headers = {"x-functions-key": key} if key else {}
-    try:
-        response = http.post(f"{url.rstrip('/')}/api/setups", json=body, headers=headers, timeout=60)
-    except requests.RequestException as exc:
-        console.say(f"cannot reach {url}: {type(exc).__name__}")
-        return EXIT_UNREACHABLE
+    response = post_request("setups", request_path, url, key, console, http, timeout=60)
+    if isinstance(response, int):
+        return response
     refused = refusal_exit_code(response, console)
     if refused is not None:
         return refused
@@ -192,6 +183,31 @@ def submit(
     if isinstance(final, int):
         return final
     return report_setup_result(final, console, as_json)
+
+
+def post_request(
+    command: str,
+    request_path: str,
+    url: str,
+    key: str | None,
+    console: Console,
+    session: requests.Session,
+    timeout: float,
+) -> requests.Response | int:
+    """POST the request file to /api/{command}: the answer, or the exit code when the file cannot be read
+    or the app cannot be reached."""
+    try:
+        with open(request_path, encoding="utf-8") as handle:
+            body = json.load(handle)
+    except (OSError, ValueError) as exc:
+        console.say(f"cannot read {request_path}: {exc}")
+        return EXIT_INVALID
+    headers = {"x-functions-key": key} if key else {}
+    try:
+        return session.post(f"{url.rstrip('/')}/api/{command}", json=body, headers=headers, timeout=timeout)
+    except requests.RequestException as exc:
+        console.say(f"cannot reach {url}: {type(exc).__name__}")
+        return EXIT_UNREACHABLE
 
 
 def refusal_exit_code(response: requests.Response, console: Console) -> int | None:

@@ -31,6 +31,7 @@ from client.cli import (
     _json,
     add_target_arguments,
     follow,
+    post_request,
     refusal_exit_code,
 )
 
@@ -72,23 +73,6 @@ def render_plan(answer: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _post(
-    command: str, request_path: str, url: str, key: str | None, console: Console, session: requests.Session
-) -> requests.Response | int:
-    try:
-        with open(request_path, encoding="utf-8") as handle:
-            body = json.load(handle)
-    except (OSError, ValueError) as exc:
-        console.say(f"cannot read {request_path}: {exc}")
-        return EXIT_INVALID
-    headers = {"x-functions-key": key} if key else {}
-    try:
-        return session.post(f"{url.rstrip('/')}/api/{command}", json=body, headers=headers, timeout=240)
-    except requests.RequestException as exc:
-        console.say(f"cannot reach {url}: {type(exc).__name__}")
-        return EXIT_UNREACHABLE
-
-
 def plan(
     request_path: str,
     url: str,
@@ -99,7 +83,9 @@ def plan(
     session: requests.Session | None = None,
 ) -> int:
     console = Console(out, err, [key or ""])
-    response = _post("plans", request_path, url, key, console, session or requests.Session())
+    response = post_request(
+        "plans", request_path, url, key, console, session or requests.Session(), timeout=240
+    )
     if isinstance(response, int):
         return response
     if response.status_code != 200:
@@ -132,7 +118,7 @@ def teardown(
 ) -> int:
     console = Console(out, err, [key or ""])
     http = session or requests.Session()
-    response = _post("teardowns", request_path, url, key, console, http)
+    response = post_request("teardowns", request_path, url, key, console, http, timeout=240)
     if isinstance(response, int):
         return response
     if response.status_code == 409:

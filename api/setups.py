@@ -50,7 +50,7 @@ async def handle_start_setup(
     validated, settings = parsed
     instance_id = validated.instance_id
     try:
-        if await _is_active(client, instance_id):
+        if await instances.is_active(client, instance_id):
             logger.info("setup %s is already running; answering with its status URLs", instance_id)
             return check_status_response(client, req, instance_id)
         busy = await instances.other_kind_running(client, req, "setup", instance_id)
@@ -63,7 +63,7 @@ async def handle_start_setup(
             await client.start_new(ORCHESTRATOR_NAME, instance_id, orchestration_input)
         except Exception:
             # Another POST for this target may have started the run between our check and our start.
-            if await _is_active(client, instance_id):
+            if await instances.is_active(client, instance_id):
                 logger.info("setup %s was started concurrently; answering with its status URLs", instance_id)
                 return check_status_response(client, req, instance_id)
             raise
@@ -73,13 +73,6 @@ async def handle_start_setup(
                                      "message": f"the orchestration for {instance_id} could not be started"}})
     logger.info("setup %s started", instance_id)
     return check_status_response(client, req, instance_id)
-
-
-async def _is_active(client: df.DurableOrchestrationClient, instance_id: str) -> bool:
-    status = await client.get_status(instance_id)
-    runtime_status = getattr(status, "runtime_status", None) if status else None
-    name = getattr(runtime_status, "value", runtime_status)
-    return name in ACTIVE_STATES
 
 
 def check_status_response(

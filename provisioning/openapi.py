@@ -1,18 +1,11 @@
-"""The API description: an OpenAPI 3.0 document built from the request model and the answers' shapes, and a
-Swagger 2.0 variant of it for Logic Apps / Power Automate custom connectors. Pure: no Functions imports
-(`api/openapi.py` serves it at `GET /api/openapi.json`).
-
-The request's schema is `SetupRequest.model_json_schema()` (pydantic), with each field's rule from
-`provisioning.naming` and the documented bounds added; the answers' schemas are generated the same way from
-the typed shapes below (TypedDicts), and the examples come from `examples/*.json` and from the real
-validator and result builder run on them.
+"""The API description: OpenAPI 3.0 built from the request model (pydantic, plus `provisioning.naming`'s
+rules) and the answers' TypedDicts, with examples from `examples/*.json` run through the real validator and
+result builder; and a Swagger 2.0 variant for Logic Apps / Power Automate custom connectors. Pure: no
+Functions imports (`api/openapi.py` serves it at `GET /api/openapi.json`).
 
 Why OpenAPI 3.0.3 rather than 3.1: API Management, the custom-connector wizards and most client generators
-read 3.0. Pydantic writes JSON Schema 2020-12, so `to_openapi30` brings it down (`anyOf [X, null]` ->
-`nullable`, `const` -> `enum`); `to_swagger2` goes on to 2.0 (`x-nullable`, `definitions`, body parameters).
-
-To describe a new operation, add an `Operation` to `operations()`; the shapes its answers name go in
-`ANSWER_SHAPES` (their schemas are generated like the others).
+read 3.0; pydantic's JSON Schema 2020-12 is brought down by `_converted`. A new operation goes in
+`operations()`, the shapes its answers name in `ANSWER_SHAPES`.
 """
 
 from __future__ import annotations
@@ -20,7 +13,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from typing import Annotated, Any, Literal, NotRequired
 
 from pydantic import Field, TypeAdapter
@@ -37,9 +30,6 @@ from provisioning.request import (
 )
 from provisioning.result import build_setup_result
 
-OPENAPI_VERSION = "3.0.3"
-API_VERSION = "1.0.0"
-TITLE = "Hopsworks AKS + ACR setup"
 COMPONENTS = "#/components/schemas/"
 DEFINITIONS = "#/definitions/"
 JSON = "application/json"
@@ -52,7 +42,6 @@ FORMATS = ("openapi3", "swagger2")
 RuntimeStatus = Literal[
     "Pending", "Running", "ContinuedAsNew", "Suspended", "Completed", "Failed", "Terminated", "Canceled"
 ]
-RUNNING_STATES = ("Pending", "Running", "ContinuedAsNew", "Suspended")
 StepState = Literal["pending", "running", "succeeded", "failed", "rolled_back"]  # provisioning.status.STATES
 
 
@@ -225,10 +214,6 @@ ANSWER_SHAPES: tuple[type, ...] = (
 
 # ---------------------------------------------------------------- the request's field rules
 
-_ASCII_PATTERN_RULES = (
-    naming.IDENTITY, naming.AKS_CLUSTER, naming.CONTAINER_REGISTRY, naming.VIRTUAL_NETWORK, naming.SUBNET,
-    naming.LOCATION, naming.VM_SIZE, naming.KUBERNETES_VERSION, naming.SUBSCRIPTION_ID,
-)
 # (schema, property) -> the naming rule it follows, or a description of its own.
 REQUEST_FIELD_RULES: dict[tuple[str, str], naming.NameRule | str] = {
     ("SetupRequest", "subscriptionId"): naming.SUBSCRIPTION_ID,
@@ -273,15 +258,14 @@ def _ruled(prop: dict[str, Any], rule: naming.NameRule | str) -> None:
         return
     prop["description"] = rule.rule
     target["minLength"], target["maxLength"] = rule.min_length, rule.max_length
-    if rule in _ASCII_PATTERN_RULES:  # ECMA-262 reads these the same; RESOURCE_GROUP's \w is Unicode-wide
+    if rule is not naming.RESOURCE_GROUP:  # ECMA-262 reads the others the same; its \w is Unicode-wide
         target["pattern"] = f"^(?:{rule.pattern.pattern})$"
 
 
-def request_schemas() -> dict[str, dict[str, Any]]:
-    """SetupRequest and its blocks as component schemas (JSON Schema 2020-12, as pydantic writes it)."""
-    schema = SetupRequest.model_json_schema(
-        by_alias=True, mode="validation", ref_template=COMPONENTS + "{model}"
-    )
+def request_schemas(prefix: str = COMPONENTS) -> dict[str, dict[str, Any]]:
+    """SetupRequest and its blocks (JSON Schema 2020-12, as pydantic writes it), referring to each other under
+    `prefix`."""
+    schema = SetupRequest.model_json_schema(by_alias=True, mode="validation", ref_template=prefix + "{model}")
     schemas: dict[str, dict[str, Any]] = schema.pop("$defs", {})
     schemas["SetupRequest"] = schema
     schema["description"] = (
@@ -296,10 +280,51 @@ def request_schemas() -> dict[str, dict[str, Any]]:
     return schemas
 
 
-def answer_schemas() -> dict[str, dict[str, Any]]:
+def _schemas(swagger: bool) -> dict[str, dict[str, Any]]:
+    """The request's and the answers' schemas, by name, as OpenAPI 3.0 (or, `swagger`, 2.0) reads them."""
+    prefix = DEFINITIONS if swagger else COMPONENTS
     adapters = [(shape.__name__, "serialization", TypeAdapter(shape)) for shape in ANSWER_SHAPES]
-    _, top = TypeAdapter.json_schemas(adapters, ref_template=COMPONENTS + "{model}")  # type: ignore[arg-type]
-    return dict(top["$defs"])
+    _, answers = TypeAdapter.json_schemas(adapters, ref_template=prefix + "{model}")  # type: ignore[arg-type]
+    schemas = {**request_schemas(prefix), **answers["$defs"]}
+    return {name: _converted(schema, swagger) for name, schema in sorted(schemas.items())}
+
+
+# ---------------------------------------------------------------- JSON Schema 2020-12 -> OpenAPI 3.0 / 2.0
+
+
+def _converted(node: Any, swagger: bool) -> Any:
+    """A JSON Schema 2020-12 tree as OpenAPI 3.0 (or, `swagger`, 2.0) reads it, converted bottom-up."""
+    if isinstance(node, list):
+        return [_converted(item, swagger) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = _without_any_of_null({key: _converted(value, swagger) for key, value in node.items()}, swagger)
+    if "const" in node:
+        node = {**{k: v for k, v in node.items() if k != "const"}, "enum": [node["const"]]}
+    if "examples" in node and isinstance(node["examples"], list):
+        node = {**{k: v for k, v in node.items() if k != "examples"}, "example": node["examples"][0]}
+    if "properties" not in node:
+        node.pop("title", None)  # a field's title is pydantic's spelling of its name: noise
+    if swagger and "default" in node and node["default"] is None:
+        del node["default"]  # Swagger 2.0 cannot say null here; x-nullable and no default mean the same
+    return node
+
+
+def _without_any_of_null(node: dict[str, Any], swagger: bool) -> dict[str, Any]:
+    if "anyOf" not in node:
+        return node
+    options = [option for option in node["anyOf"] if option != {"type": "null"}]
+    rest = {key: value for key, value in node.items() if key != "anyOf"}
+    nullable = len(options) < len(node["anyOf"])
+    if nullable:
+        rest["x-nullable" if swagger else "nullable"] = True
+    if nullable and len(options) == 1 and "$ref" not in options[0]:
+        return {**options[0], **rest}
+    if swagger:  # 2.0 has no anyOf: one option stays (allOf, x-nullable read next to it); several: any value
+        return {"allOf": options, **rest} if len(options) == 1 else rest
+    if nullable:  # 3.0 reads `nullable` only next to a `type` (not $ref, not allOf): null is an option
+        return {"anyOf": [*options, {"enum": [None], "nullable": True}], **rest}
+    return node
 
 
 # ---------------------------------------------------------------- operations
@@ -324,11 +349,11 @@ class Operation:
     answers: tuple[Answer, ...]
     tag: str
     request_schema: str | None = None
-    long_running: bool = False  # 202 + Location until done: Logic Apps' asynchronous pattern
-    final_answer: Answer | None = None  # what following the Location ends with (for connectors)
+    # Set for a long-running operation (202 + Location until done: Logic Apps' asynchronous pattern): what
+    # following the Location ends with (for connectors).
+    final_answer: Answer | None = None
     security: str = "function"  # function | system | anonymous
     parameters: tuple[dict[str, Any], ...] = ()
-    in_connector: bool = True  # part of the Swagger 2.0 custom-connector variant
     status_operation: str | None = None  # the app's status operation for the ids this one answers
 
 
@@ -340,8 +365,32 @@ HEADERS: dict[str, dict[str, Any]] = {
     "Retry-After": {"description": "seconds to wait before polling Location",
                     "schema": {"type": "integer", "minimum": 0}},
 }
-
+SECURITY = {"function": [{"functionKey": []}, {"functionKeyQuery": []}], "system": [{"systemKey": []}],
+            "anonymous": []}
+SECURITY_SCHEMES = {
+    "functionKey": {"type": "apiKey", "in": "header", "name": "x-functions-key",
+                    "description": "a function key of the app"},
+    "functionKeyQuery": {"type": "apiKey", "in": "query", "name": "code",
+                         "description": "a function key of the app, as the `code` query"},
+    "systemKey": {"type": "apiKey", "in": "query", "name": "code",
+                  "description": "the Durable extension's system key (in the Location URL)"},
+}
+LONG_RUNNING = {"x-ms-long-running-operation": True,
+                "x-ms-long-running-operation-options": {"final-state-via": "location"}}
+INFO = {
+    "title": "Hopsworks AKS + ACR setup",
+    "version": "1.0.0",
+    "description": "Sets up an Azure subscription for Hopsworks on AKS + ACR (the Hopsworks guide "
+                   "'Integration with Azure AKS and ACR') from one request, as a Durable Functions app: POST "
+                   "answers 202, follow Location until it is not 202.",
+}
 UNAUTHORIZED = Answer(401, "the function key (x-functions-key header or `code` query) is missing or wrong")
+
+
+def _parameter(name: str, where: str, description: str, schema: dict[str, Any] | None = None
+               ) -> dict[str, Any]:
+    return {"name": name, "in": where, "required": where == "path", "description": description,
+            "schema": schema or {"type": "string"}}
 
 
 def _start_answers(kind: str, examples: Mapping[str, Any]) -> tuple[Answer, ...]:
@@ -370,7 +419,7 @@ def operations(examples: Mapping[str, Any] | None = None) -> list[Operation]:
             "Validates the request and starts the setup (one run per target: a target whose run is still "
             "going answers 202 with that run's URLs). Follow Location until it is not 202: 200 with the "
             "Hopsworks values, 500 when the run failed (it removed what it had created).",
-            _start_answers("setup", ex), "setups", "SetupRequest", long_running=True, final_answer=setup_done,
+            _start_answers("setup", ex), "setups", "SetupRequest", final_answer=setup_done,
             status_operation="GetSetupStatus",
         ),
         Operation(
@@ -388,11 +437,11 @@ def operations(examples: Mapping[str, Any] | None = None) -> list[Operation]:
             "/api/teardowns", "post", "StartTeardown", "Remove what setups for this target created",
             "Deletes exactly what setups for the target created, in reverse dependency order; keeps whatever "
             "existed before. Follow Location like a setup's: 200 with deleted and kept, 500 when it failed.",
-            _start_answers("teardown", teardown_ex), "lifecycle", "SetupRequest", long_running=True,
-            final_answer=teardown_done, status_operation="GetTeardownStatus",
+            _start_answers("teardown", teardown_ex), "lifecycle", "SetupRequest", final_answer=teardown_done,
+            status_operation="GetTeardownStatus",
         ),
-        *(_app_status_operation(kind, done, ex) for kind, done in (("setup", setup_done),
-                                                                   ("teardown", teardown_done))),
+        _app_status_operation("setup", setup_done, ex),
+        _app_status_operation("teardown", teardown_done, {}),
         Operation(
             STATUS_PATH, "get", "GetRunStatus", "Status of a setup or teardown (the Durable extension's)",
             "The Durable extension's status endpoint, where Location points when the POST sent its key in "
@@ -406,7 +455,14 @@ def operations(examples: Mapping[str, Any] | None = None) -> list[Operation]:
              Answer(401, "the system key (`code`) is missing or wrong"),
              Answer(404, "no such instance"),
              Answer(500, "the run failed", "FailedStatus", example=ex.get("failedStatus"))),
-            "status", security="system", parameters=_status_parameters(), in_connector=False,
+            "status", security="system",
+            parameters=(
+                _parameter("instanceId", "path", "the 202 payload's id"),
+                _parameter("taskHub", "query", "the task hub (in the Location URL)"),
+                _parameter("connection", "query", "the storage connection name (in the Location URL)"),
+                _parameter("returnInternalServerErrorOnFailure", "query", "answer 500 (not 200) once the run "
+                           "has failed", {"type": "boolean", "default": False}),
+            ),
         ),
         Operation(
             "/api/openapi.json", "get", "GetApiDescription", "This API description",
@@ -416,9 +472,8 @@ def operations(examples: Mapping[str, Any] | None = None) -> list[Operation]:
             (Answer(200, "the API description"),
              Answer(400, "an unknown format", "ErrorList")),
             "meta", security="anonymous",
-            parameters=({"name": "format", "in": "query", "required": False,
-                         "description": "openapi3 (default) or swagger2",
-                         "schema": {"type": "string", "enum": list(FORMATS), "default": FORMATS[0]}},),
+            parameters=(_parameter("format", "query", "openapi3 (default) or swagger2",
+                                   {"type": "string", "enum": list(FORMATS), "default": FORMATS[0]}),),
         ),
     ]
 
@@ -431,32 +486,15 @@ def _app_status_operation(kind: str, done: Answer, ex: Mapping[str, Any]) -> Ope
         "`code`: 202 with a Retry-After that follows the run while it goes on, then 200, or 500 when it "
         "failed, was terminated or canceled.",
         (Answer(202, f"the {kind} goes on", "RunningStatus", ("Location", "Retry-After"),
-                ex.get("runningStatus") if kind == "setup" else None),
+                ex.get("runningStatus")),
          done,
          Answer(400, f"not an id a POST /api/{plural} answered", "ErrorList"),
          UNAUTHORIZED,
          Answer(404, f"no {kind} with this id", "ServiceError"),
          Answer(500, f"the {kind} failed (or its status could not be read)", ("FailedStatus", "ServiceError"),
-                example=ex.get("failedStatus") if kind == "setup" else None)),
+                example=ex.get("failedStatus"))),
         "status",
-        parameters=({"name": "instanceId", "in": "path", "required": True,
-                     "description": f"the id POST /api/{plural} answered", "schema": {"type": "string"}},),
-        in_connector=False,
-    )
-
-
-def _status_parameters() -> tuple[dict[str, Any], ...]:
-    def query(name: str, description: str, schema: dict[str, Any], required: bool = False) -> dict[str, Any]:
-        return {"name": name, "in": "query", "required": required, "description": description,
-                "schema": schema}
-
-    return (
-        {"name": "instanceId", "in": "path", "required": True, "description": "the 202 payload's id",
-         "schema": {"type": "string"}},
-        query("taskHub", "the task hub (in the Location URL)", {"type": "string"}),
-        query("connection", "the storage connection name (in the Location URL)", {"type": "string"}),
-        query("returnInternalServerErrorOnFailure", "answer 500 (not 200) once the run has failed",
-              {"type": "boolean", "default": False}),
+        parameters=(_parameter("instanceId", "path", f"the id POST /api/{plural} answered"),),
     )
 
 
@@ -488,16 +526,15 @@ def _run_examples(request: SetupRequest) -> dict[str, Any]:
     location = normalized.get("location") or "northeurope"
     group = f"/subscriptions/{request.subscription_id}/resourceGroups/{request.resource_group}/providers"
     resources = [
-        {"id": f"{group}/Microsoft.ManagedIdentity/userAssignedIdentities/{request.identity.name}",
-         "type": "Microsoft.ManagedIdentity/userAssignedIdentities", "action": "created"},
-        {"id": f"{group}/Microsoft.ContainerService/managedClusters/{request.aks.name}",
-         "type": "Microsoft.ContainerService/managedClusters", "action": "created"},
-        {"id": f"{group}/Microsoft.ContainerRegistry/registries/{request.acr.name}",
-         "type": "Microsoft.ContainerRegistry/registries", "action": "created"},
+        {"id": f"{group}/{kind}/{name}", "type": kind, "action": "created"}
+        for kind, name in (("Microsoft.ManagedIdentity/userAssignedIdentities", request.identity.name),
+                           ("Microsoft.ContainerService/managedClusters", request.aks.name),
+                           ("Microsoft.ContainerRegistry/registries", request.acr.name))
     ]
     instance = request.instance_id
     base = f"https://<app>.azurewebsites.net/runtime/webhooks/durabletask/instances/{instance}"
     suffix = "taskHub=<hub>&connection=Storage&code=<system key>"
+    run = {"name": "setup_orchestrator", "instanceId": instance}
     times = {"createdTime": "2026-01-01T10:00:00Z", "lastUpdatedTime": "2026-01-01T10:07:41Z"}
     steps = {"preflight": "succeeded", "identity": "succeeded", "aks_cluster": "running"}
     return {
@@ -508,304 +545,18 @@ def _run_examples(request: SetupRequest) -> dict[str, Any]:
             "terminatePostUri": f"{base}/terminate?reason={{text}}&{suffix}",
             "purgeHistoryDeleteUri": f"{base}?{suffix}",
         },
-        "runningStatus": {"name": "setup_orchestrator", "instanceId": instance, "runtimeStatus": "Running",
+        "runningStatus": {**run, "runtimeStatus": "Running",
                           "customStatus": {"topology": request.topology, "steps": steps, "done": 2,
                                            "total": len(steps)},
                           "output": None, **times},
-        "completedStatus": {"name": "setup_orchestrator", "instanceId": instance,
-                            "runtimeStatus": "Completed",
+        "completedStatus": {**run, "runtimeStatus": "Completed",
                             "output": build_setup_result(normalized, resources, location), **times},
-        "failedStatus": {"name": "setup_orchestrator", "instanceId": instance, "runtimeStatus": "Failed",
+        "failedStatus": {**run, "runtimeStatus": "Failed",
                          "output": "Orchestrator function 'setup_orchestrator' failed: Setup failed at step "
                                    "aks_cluster: QuotaExceeded: ... Rolled back 3 resource(s) this run "
                                    "created: ... Left behind: nothing.",
                          **times},
     }
-
-
-# ---------------------------------------------------------------- the OpenAPI 3.0 document
-
-
-@dataclass
-class _Builder:
-    examples: Mapping[str, Any]
-    paths: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    def request_body(self, schema: str) -> dict[str, Any]:
-        content: dict[str, Any] = {"schema": {"$ref": COMPONENTS + schema}}
-        requests = self.examples.get("requests") or {}
-        if requests:
-            content["examples"] = {name: {"summary": f"examples/{name}.json", "value": body}
-                                   for name, body in requests.items()}
-        return {"required": True, "content": {JSON: content}}
-
-    @staticmethod
-    def answer(answer: Answer) -> dict[str, Any]:
-        described: dict[str, Any] = {"description": answer.description}
-        if answer.headers:
-            described["headers"] = {name: HEADERS[name] for name in answer.headers}
-        if answer.schema:
-            names = (answer.schema,) if isinstance(answer.schema, str) else answer.schema
-            refs = [{"$ref": COMPONENTS + name} for name in names]
-            media: dict[str, Any] = {"schema": refs[0] if len(refs) == 1 else {"anyOf": refs}}
-            if answer.example is not None:
-                media["example"] = answer.example
-            described["content"] = {JSON: media}
-        elif answer.status == 200:
-            described["content"] = {JSON: {"schema": {"type": "object"}}}
-        return described
-
-    def add(self, op: Operation) -> None:
-        described: dict[str, Any] = {
-            "operationId": op.operation_id,
-            "summary": op.summary,
-            "description": op.description,
-            "tags": [op.tag],
-            "responses": {str(a.status): self.answer(a) for a in op.answers},
-        }
-        if op.parameters:
-            described["parameters"] = [dict(p) for p in op.parameters]
-        if op.request_schema:
-            described["requestBody"] = self.request_body(op.request_schema)
-        described["security"] = {"function": [{"functionKey": []}, {"functionKeyQuery": []}],
-                                 "system": [{"systemKey": []}], "anonymous": []}[op.security]
-        if op.long_running:
-            described["x-ms-long-running-operation"] = True
-            described["x-ms-long-running-operation-options"] = {"final-state-via": "location"}
-        self.paths.setdefault(op.path, {})[op.method] = described
-
-    def link_statuses(self, included: list[Operation]) -> None:
-        """The 202 of each long-running operation links to the status operations that answer for its id."""
-        present = {op.operation_id for op in included}
-        for op in included:
-            targets = [target for target in (op.status_operation, "GetRunStatus") if target in present]
-            if op.long_running and targets:
-                self.paths[op.path][op.method]["responses"]["202"]["links"] = {
-                    target: {"operationId": target, "parameters": {"instanceId": "$response.body#/id"},
-                             "description": "the run's status (Location has the URL to use, with its key)"}
-                    for target in targets
-                }
-
-
-def build_openapi(
-    server_url: str | None = None,
-    examples: Mapping[str, Any] | None = None,
-    include: Callable[[Operation], bool] | None = None,
-) -> dict[str, Any]:
-    """The OpenAPI 3.0 document. `server_url`: the app's origin (from the request); `examples`: as
-    `build_examples` makes them; `include`: which operations to describe (default all)."""
-    builder = _Builder(examples or {})
-    included = [op for op in operations(examples) if include is None or include(op)]
-    for op in included:
-        builder.add(op)
-    builder.link_statuses(included)
-    schemas = {**request_schemas(), **answer_schemas()}
-    document: dict[str, Any] = {
-        "openapi": "3.1.0",  # the schemas are JSON Schema 2020-12 until to_openapi30 brings them down
-        "info": {
-            "title": TITLE,
-            "version": API_VERSION,
-            "description": "Sets up an Azure subscription for Hopsworks on AKS + ACR (the Hopsworks guide "
-                           "'Integration with Azure AKS and ACR') from one request, as a Durable Functions "
-                           "app: POST answers 202, follow Location until it is not 202.",
-        },
-        "paths": builder.paths,
-        "components": {
-            "schemas": dict(sorted(schemas.items())),
-            "securitySchemes": {
-                "functionKey": {"type": "apiKey", "in": "header", "name": "x-functions-key",
-                                "description": "a function key of the app"},
-                "functionKeyQuery": {"type": "apiKey", "in": "query", "name": "code",
-                                     "description": "a function key of the app, as the `code` query"},
-                "systemKey": {"type": "apiKey", "in": "query", "name": "code",
-                              "description": "the Durable extension's system key (in the Location URL)"},
-            },
-        },
-        "tags": [{"name": "setups"}, {"name": "lifecycle"}, {"name": "status"}, {"name": "meta"}],
-    }
-    if server_url:
-        document["servers"] = [{"url": server_url.rstrip("/")}]
-    return to_openapi30(document)
-
-
-# ---------------------------------------------------------------- JSON Schema 2020-12 -> OpenAPI 3.0 / 2.0
-
-
-def _walk(node: Any, fix: Callable[[dict[str, Any]], dict[str, Any]]) -> Any:
-    """`fix` applied to every dict of a JSON tree, bottom-up."""
-    if isinstance(node, list):
-        return [_walk(item, fix) for item in node]
-    if isinstance(node, dict):
-        return fix({key: _walk(value, fix) for key, value in node.items()})
-    return node
-
-
-def _schema_30(node: dict[str, Any], nullable_key: str = "nullable") -> dict[str, Any]:
-    """One JSON Schema 2020-12 node as OpenAPI 3.0 / Swagger 2.0 read it."""
-    if "anyOf" in node and any(option == {"type": "null"} for option in node["anyOf"]):
-        others = [option for option in node["anyOf"] if option != {"type": "null"}]
-        rest = {key: value for key, value in node.items() if key != "anyOf"}
-        if len(others) == 1 and "$ref" not in others[0]:
-            node = {**others[0], **rest}
-        elif len(others) == 1 and nullable_key == "x-nullable":
-            node = {"allOf": others, **rest}  # Swagger 2.0 has no anyOf; x-nullable next to allOf is read
-        else:  # OpenAPI 3.0 reads `nullable` only next to a `type` (not $ref, not allOf): null is an option
-            node = {"anyOf": [*others, {"enum": [None], nullable_key: True}], **rest}
-        node[nullable_key] = True
-    if "const" in node:
-        node = {**{k: v for k, v in node.items() if k != "const"}, "enum": [node["const"]]}
-    if "examples" in node and isinstance(node["examples"], list):
-        node = {**{k: v for k, v in node.items() if k != "examples"}, "example": node["examples"][0]}
-    if "properties" not in node:
-        node.pop("title", None)  # a field's title is pydantic's spelling of its name: noise
-    return node
-
-
-def to_openapi30(document: Mapping[str, Any]) -> dict[str, Any]:
-    converted = copy.deepcopy(dict(document))
-    converted["openapi"] = OPENAPI_VERSION
-    converted["components"]["schemas"] = _walk(converted["components"]["schemas"], _schema_30)
-    return converted
-
-
-def _schema_20(node: dict[str, Any]) -> dict[str, Any]:
-    node = _schema_30(node, "x-nullable")
-    if "nullable" in node:
-        node["x-nullable"] = node.pop("nullable")
-    if "default" in node and node["default"] is None:
-        del node["default"]  # Swagger 2.0 cannot say null here; x-nullable and no default mean the same
-    if "$ref" in node and node["$ref"].startswith(COMPONENTS):
-        node = {**node, "$ref": DEFINITIONS + node["$ref"][len(COMPONENTS):]}
-    if "anyOf" in node:
-        # 3.0's null option becomes x-nullable; one option left stays (allOf); Swagger 2.0 has no anyOf for
-        # several: any value, described in words.
-        options = [o for o in node["anyOf"] if not (o.get("enum") == [None] and len(o) == 2)]
-        rest = {k: v for k, v in node.items() if k != "anyOf"}
-        if len(options) < len(node["anyOf"]):
-            rest["x-nullable"] = True
-        node = {"allOf": options, **rest} if len(options) == 1 else rest
-    return node
-
-
-def _summary(name: str) -> str:
-    words = "".join(f" {c}" if c.isupper() else c for c in name).strip()
-    return words[:1].upper() + words[1:]
-
-
-def _connector_hints(schema: dict[str, Any]) -> dict[str, Any]:
-    """x-ms-summary on each property; x-ms-visibility: required ones important, defaulted ones advanced."""
-    required = set(schema.get("required") or ())
-    for name, prop in (schema.get("properties") or {}).items():
-        prop.setdefault("x-ms-summary", _summary(name))
-        prop.setdefault("x-ms-visibility", "important" if name in required else "advanced")
-    return schema
-
-
-def to_swagger2(document: Mapping[str, Any]) -> dict[str, Any]:
-    """The Swagger 2.0 variant for custom connectors: the connector's operations (not the status endpoint:
-    connectors follow Location themselves), body parameters, `x-ms-*` hints, and for each long-running
-    operation the final answer (200) its Location ends with."""
-    source = copy.deepcopy(dict(document))
-    definitions = _walk(source["components"]["schemas"], _schema_20)
-    for schema in definitions.values():
-        _connector_hints(schema)
-    bodies = [op["requestBody"]["content"][JSON] for methods in source["paths"].values()
-              for op in methods.values() if "requestBody" in op]
-    named = [example for body in bodies for example in (body.get("examples") or {}).values()]
-    first_example = named[0]["value"] if named else None
-    if first_example is not None:  # 2.0 has no named request examples: the schema's one example
-        definitions["SetupRequest"]["example"] = first_example
-    swagger: dict[str, Any] = {
-        "swagger": "2.0",
-        "info": source["info"],
-        "basePath": "/",
-        "schemes": ["https"],
-        "consumes": [JSON],
-        # No `produces`: in 2.0 it would claim JSON for every answer, and a 401 from the host has no body.
-        "paths": {},
-        "definitions": definitions,
-        "securityDefinitions": {
-            # One key scheme: custom connectors take one API key parameter.
-            "functionKey": {**source["components"]["securitySchemes"]["functionKey"]},
-        },
-        "security": [{"functionKey": []}],
-    }
-    servers = source.get("servers") or []
-    if servers:
-        scheme, _, rest = servers[0]["url"].partition("://")
-        swagger["schemes"] = [scheme]
-        swagger["host"] = rest.split("/", 1)[0]
-    wanted = {op.operation_id: op for op in operations() if op.in_connector}
-    for path, methods in source["paths"].items():
-        for method, described in methods.items():
-            op = wanted.get(described["operationId"])
-            if op is not None:
-                swagger["paths"].setdefault(path, {})[method] = _operation_20(described, op)
-    return _walk(swagger, _ref_20)
-
-
-def _ref_20(node: dict[str, Any]) -> dict[str, Any]:
-    if isinstance(node.get("$ref"), str) and node["$ref"].startswith(COMPONENTS):
-        return {**node, "$ref": DEFINITIONS + node["$ref"][len(COMPONENTS):]}
-    return node
-
-
-def _operation_20(described: dict[str, Any], op: Operation) -> dict[str, Any]:
-    converted: dict[str, Any] = {
-        key: described[key] for key in ("operationId", "summary", "description", "tags") if key in described
-    }
-    converted["x-ms-visibility"] = "important" if op.long_running else "advanced"
-    parameters = [_parameter_20(p) for p in described.get("parameters") or ()]
-    if "requestBody" in described:
-        media = described["requestBody"]["content"][JSON]
-        parameters.append({"name": "body", "in": "body", "required": True, "schema": media["schema"],
-                           "x-ms-summary": "Request"})
-    if parameters:
-        converted["parameters"] = parameters
-    responses = {code: _response_20(answer) for code, answer in described["responses"].items()}
-    if op.long_running and op.final_answer is not None:
-        responses["200"] = _response_20(_Builder.answer(op.final_answer))
-        converted["x-ms-long-running-operation"] = True
-        converted["x-ms-long-running-operation-options"] = {"final-state-via": "location"}
-    converted["responses"] = dict(sorted(responses.items()))
-    if op.security == "anonymous":
-        converted["security"] = []
-    return converted
-
-
-def _parameter_20(parameter: Mapping[str, Any]) -> dict[str, Any]:
-    converted = {key: value for key, value in parameter.items() if key != "schema"}
-    converted.update(parameter.get("schema") or {})
-    converted["x-ms-summary"] = _summary(parameter["name"])
-    return converted
-
-
-def _response_20(answer: Mapping[str, Any]) -> dict[str, Any]:
-    converted: dict[str, Any] = {"description": answer["description"]}
-    media = (answer.get("content") or {}).get(JSON)
-    if media:
-        converted["schema"] = media["schema"]
-        if "example" in media:
-            converted["examples"] = {JSON: media["example"]}
-    if answer.get("headers"):
-        converted["headers"] = {
-            name: {"description": header["description"], **header["schema"]}
-            for name, header in answer["headers"].items()
-        }
-    return converted
-
-
-def build_document(
-    fmt: str,
-    server_url: str | None = None,
-    examples: Mapping[str, Any] | None = None,
-    include: Callable[[Operation], bool] | None = None,
-) -> dict[str, Any]:
-    """The document in `fmt` (one of FORMATS)."""
-    if fmt not in FORMATS:
-        raise ValueError(f"format must be one of {', '.join(FORMATS)}")
-    document = build_openapi(server_url, examples, include)
-    return to_swagger2(document) if fmt == "swagger2" else document
 
 
 def load_example_requests(paths: Iterable[Any]) -> dict[str, dict[str, Any]]:
@@ -819,3 +570,155 @@ def load_example_requests(paths: Iterable[Any]) -> dict[str, dict[str, Any]]:
         if isinstance(body, dict):
             requests[path.stem] = body
     return requests
+
+
+# ---------------------------------------------------------------- the documents
+
+
+def build_document(
+    fmt: str,
+    server_url: str | None = None,
+    examples: Mapping[str, Any] | None = None,
+    include: Callable[[Operation], bool] | None = None,
+) -> dict[str, Any]:
+    """The document in `fmt` (one of FORMATS). `server_url`: the app's origin (from the request); `examples`:
+    as `build_examples` makes them; `include`: which operations to describe (default all)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}")
+    swagger = fmt == "swagger2"
+    included = [op for op in operations(examples) if include is None or include(op)]
+    requests = dict((examples or {}).get("requests") or {})
+    present = {op.operation_id for op in included}
+    paths: dict[str, dict[str, Any]] = {}
+    for op in included:
+        if not swagger:
+            paths.setdefault(op.path, {})[op.method] = _operation_30(op, requests, present)
+        elif op.tag != "status":  # the connector variant has no status endpoints: connectors follow Location
+            paths.setdefault(op.path, {})[op.method] = _operation_20(op)
+    server = server_url.rstrip("/") if server_url else None
+    if swagger:
+        return _swagger2(paths, server, requests if any(op.request_schema for op in included) else {})
+    document: dict[str, Any] = {
+        "openapi": "3.0.3",
+        "info": INFO,
+        "paths": paths,
+        "components": {"schemas": _schemas(swagger=False), "securitySchemes": SECURITY_SCHEMES},
+        "tags": [{"name": "setups"}, {"name": "lifecycle"}, {"name": "status"}, {"name": "meta"}],
+    }
+    if server:
+        document["servers"] = [{"url": server}]
+    return document
+
+
+def _operation_30(op: Operation, requests: dict[str, Any], present: set[str]) -> dict[str, Any]:
+    described: dict[str, Any] = {
+        "operationId": op.operation_id,
+        "summary": op.summary,
+        "description": op.description,
+        "tags": [op.tag],
+        "responses": {str(a.status): _answer(a, swagger=False) for a in op.answers},
+    }
+    if op.parameters:
+        described["parameters"] = [dict(p) for p in op.parameters]
+    if op.request_schema:
+        content: dict[str, Any] = {"schema": {"$ref": COMPONENTS + op.request_schema}}
+        if requests:
+            content["examples"] = {name: {"summary": f"examples/{name}.json", "value": body}
+                                   for name, body in requests.items()}
+        described["requestBody"] = {"required": True, "content": {JSON: content}}
+    described["security"] = SECURITY[op.security]
+    if op.final_answer is not None:
+        described.update(LONG_RUNNING)
+        # The 202 links to the status operations that answer for its id.
+        links = {target: {"operationId": target, "parameters": {"instanceId": "$response.body#/id"},
+                          "description": "the run's status (Location has the URL to use, with its key)"}
+                 for target in (op.status_operation, "GetRunStatus") if target in present}
+        if links:
+            described["responses"]["202"]["links"] = links
+    return described
+
+
+def _operation_20(op: Operation) -> dict[str, Any]:
+    described: dict[str, Any] = {
+        "operationId": op.operation_id,
+        "summary": op.summary,
+        "description": op.description,
+        "tags": [op.tag],
+        "x-ms-visibility": "important" if op.final_answer else "advanced",
+    }
+    parameters = [{**{key: value for key, value in p.items() if key != "schema"}, **p["schema"],
+                   "x-ms-summary": _summary(p["name"])} for p in op.parameters]
+    if op.request_schema:
+        parameters.append({"name": "body", "in": "body", "required": True,
+                           "schema": {"$ref": DEFINITIONS + op.request_schema}, "x-ms-summary": "Request"})
+    if parameters:
+        described["parameters"] = parameters
+    answers = {str(a.status): _answer(a, swagger=True) for a in op.answers}
+    if op.final_answer is not None:  # its shape; the status endpoints' answers carry the examples
+        answers["200"] = _answer(replace(op.final_answer, example=None), swagger=True)
+        described.update(LONG_RUNNING)
+    described["responses"] = dict(sorted(answers.items()))
+    if op.security == "anonymous":
+        described["security"] = []
+    return described
+
+
+def _answer(answer: Answer, swagger: bool) -> dict[str, Any]:
+    prefix = DEFINITIONS if swagger else COMPONENTS
+    names = (answer.schema,) if isinstance(answer.schema, str) else answer.schema or ()
+    refs = [{"$ref": prefix + name} for name in names]
+    schema = refs[0] if len(refs) == 1 else {"anyOf": refs} if refs else None
+    if schema is None and answer.status == 200:
+        schema = {"type": "object"}
+    described: dict[str, Any] = {"description": answer.description}
+    if swagger:
+        if schema:
+            described["schema"] = schema
+        if answer.example is not None:
+            described["examples"] = {JSON: answer.example}
+        if answer.headers:
+            described["headers"] = {name: {"description": HEADERS[name]["description"],
+                                           **HEADERS[name]["schema"]} for name in answer.headers}
+        return described
+    if answer.headers:
+        described["headers"] = {name: HEADERS[name] for name in answer.headers}
+    if schema:
+        example = {} if answer.example is None else {"example": answer.example}
+        described["content"] = {JSON: {"schema": schema, **example}}
+    return described
+
+
+def _swagger2(paths: dict[str, Any], server: str | None, requests: dict[str, Any]) -> dict[str, Any]:
+    """The Swagger 2.0 variant for custom connectors: body parameters, `x-ms-*` hints, and for each
+    long-running operation the final answer (200) its Location ends with."""
+    definitions = _schemas(swagger=True)
+    for schema in definitions.values():
+        required = set(schema.get("required") or ())
+        for name, prop in (schema.get("properties") or {}).items():
+            prop.setdefault("x-ms-summary", _summary(name))  # required fields important, defaulted advanced
+            prop.setdefault("x-ms-visibility", "important" if name in required else "advanced")
+    if requests:  # 2.0 has no named request examples: the schema's one example
+        definitions["SetupRequest"]["example"] = next(iter(requests.values()))
+    swagger: dict[str, Any] = {
+        "swagger": "2.0",
+        "info": INFO,
+        "basePath": "/",
+        "schemes": ["https"],
+        "consumes": [JSON],
+        # No `produces`: in 2.0 it would claim JSON for every answer, and a 401 from the host has no body.
+        "paths": paths,
+        "definitions": definitions,
+        # One key scheme: custom connectors take one API key parameter.
+        "securityDefinitions": {"functionKey": SECURITY_SCHEMES["functionKey"]},
+        "security": [{"functionKey": []}],
+    }
+    if server:
+        scheme, _, rest = server.partition("://")
+        swagger["schemes"] = [scheme]
+        swagger["host"] = rest.split("/", 1)[0]
+    return swagger
+
+
+def _summary(name: str) -> str:
+    words = "".join(f" {c}" if c.isupper() else c for c in name).strip()
+    return words[:1].upper() + words[1:]

@@ -10,7 +10,6 @@ read 3.0; pydantic's JSON Schema 2020-12 is brought down by `_converted`. A new 
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -206,10 +205,9 @@ class FailedStatus(InstanceStatus):
     names the step, the ARM error code, what was rolled back and what was left behind."""
 
 
+# The shapes answers name; the shapes inside them come along.
 ANSWER_SHAPES: tuple[type, ...] = (
-    FieldError, ErrorList, ServiceError, CheckStatus, HopsworksValues, ResourceEntry, SetupResult, StepError,
-    Progress, PlanChange, PlanProblem, Plan, Busy, DeletedResource, KeptResource,
-    TeardownResult, RunningStatus, CompletedStatus, FailedStatus,
+    ErrorList, ServiceError, CheckStatus, Plan, Busy, RunningStatus, CompletedStatus, FailedStatus,
 )
 
 # ---------------------------------------------------------------- the request's field rules
@@ -263,8 +261,7 @@ def _ruled(prop: dict[str, Any], rule: naming.NameRule | str) -> None:
 
 
 def request_schemas(prefix: str = COMPONENTS) -> dict[str, dict[str, Any]]:
-    """SetupRequest and its blocks (JSON Schema 2020-12, as pydantic writes it), referring to each other under
-    `prefix`."""
+    """SetupRequest and its blocks (JSON Schema 2020-12, as pydantic writes it), refs under `prefix`."""
     schema = SetupRequest.model_json_schema(by_alias=True, mode="validation", ref_template=prefix + "{model}")
     schemas: dict[str, dict[str, Any]] = schema.pop("$defs", {})
     schemas["SetupRequest"] = schema
@@ -509,7 +506,7 @@ def build_examples(requests: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     if first is None:
         return examples
     valid = validate_setup_request(dict(first))
-    broken = copy.deepcopy(dict(first))
+    broken = dict(first)  # only its top-level keys change
     broken["aks"] = {**broken.get("aks", {}), "serviceCidr": broken.get("aks", {}).get("addressSpace"),
                      "nodeCount": 0}
     broken.pop("acr", None)
@@ -610,14 +607,13 @@ def build_document(
     return document
 
 
+def _head(op: Operation) -> dict[str, Any]:
+    return {"operationId": op.operation_id, "summary": op.summary, "description": op.description,
+            "tags": [op.tag]}
+
+
 def _operation_30(op: Operation, requests: dict[str, Any], present: set[str]) -> dict[str, Any]:
-    described: dict[str, Any] = {
-        "operationId": op.operation_id,
-        "summary": op.summary,
-        "description": op.description,
-        "tags": [op.tag],
-        "responses": {str(a.status): _answer(a, swagger=False) for a in op.answers},
-    }
+    described = {**_head(op), "responses": {str(a.status): _answer(a, swagger=False) for a in op.answers}}
     if op.parameters:
         described["parameters"] = [dict(p) for p in op.parameters]
     if op.request_schema:
@@ -639,13 +635,7 @@ def _operation_30(op: Operation, requests: dict[str, Any], present: set[str]) ->
 
 
 def _operation_20(op: Operation) -> dict[str, Any]:
-    described: dict[str, Any] = {
-        "operationId": op.operation_id,
-        "summary": op.summary,
-        "description": op.description,
-        "tags": [op.tag],
-        "x-ms-visibility": "important" if op.final_answer else "advanced",
-    }
+    described = {**_head(op), "x-ms-visibility": "important" if op.final_answer else "advanced"}
     parameters = [{**{key: value for key, value in p.items() if key != "schema"}, **p["schema"],
                    "x-ms-summary": _summary(p["name"])} for p in op.parameters]
     if op.request_schema:
@@ -692,10 +682,10 @@ def _swagger2(paths: dict[str, Any], server: str | None, requests: dict[str, Any
     """The Swagger 2.0 variant for custom connectors: body parameters, `x-ms-*` hints, and for each
     long-running operation the final answer (200) its Location ends with."""
     definitions = _schemas(swagger=True)
-    for schema in definitions.values():
+    for schema in definitions.values():  # x-ms-visibility: required fields important, defaulted ones advanced
         required = set(schema.get("required") or ())
         for name, prop in (schema.get("properties") or {}).items():
-            prop.setdefault("x-ms-summary", _summary(name))  # required fields important, defaulted advanced
+            prop.setdefault("x-ms-summary", _summary(name))
             prop.setdefault("x-ms-visibility", "important" if name in required else "advanced")
     if requests:  # 2.0 has no named request examples: the schema's one example
         definitions["SetupRequest"]["example"] = next(iter(requests.values()))

@@ -11,20 +11,12 @@ import functools
 import logging
 from collections.abc import Callable, Mapping
 from enum import Enum
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
-from provisioning import lazy_import
-
-if TYPE_CHECKING:
-    from provisioning import adoption, contracts, ownership
-else:  # imported when an activity first runs, not when the app is indexed (cold start)
-    adoption = lazy_import.module("provisioning.adoption")
-    contracts = lazy_import.module("provisioning.contracts")
-    ownership = lazy_import.module("provisioning.ownership")
+from activities import adoption, arm, c, errors, ownership
 
 # Codes the activities themselves decide (ARM's own codes come from provisioning.errors.classify).
 INCOMPATIBLE_EXISTING = "IncompatibleExistingResource"
-PREFLIGHT_FAILED = "PreflightFailed"
 CLUSTER_FAILED = "ClusterProvisioningFailed"
 ALREADY_IN_USE = "AlreadyInUse"
 SOFT_DELETE_CONFLICT = "RetentionSoftDeleteConflict"
@@ -34,7 +26,7 @@ RESOURCE_NOT_READY = "ResourceNotReady"
 
 Result = dict[str, Any]
 T = TypeVar("T")
-InputT = TypeVar("InputT", bound="contracts.ActivityInput")
+InputT = TypeVar("InputT", bound="c.ActivityInput")
 
 _log = logging.getLogger(__name__)
 
@@ -44,16 +36,35 @@ def plain(value: Any) -> Any:
     return value.value if isinstance(value, Enum) else value
 
 
+def prop(resource: Any, name: str) -> Any:
+    """`resource.properties.<name>` as its wire value; None when the resource has no properties."""
+    properties = resource.properties
+    return plain(getattr(properties, name)) if properties else None
+
+
+def state(resource: Any) -> str | None:
+    return prop(resource, "provisioning_state")
+
+
 def resource(resource_id: str, resource_type: str, action: str) -> dict[str, str]:
     return {"id": resource_id, "type": resource_type, "action": action}
 
 
 def ok(
-    resources: list[dict[str, str]] | None = None, outputs: contracts.Wire | Mapping[str, Any] | None = None
+    resources: list[dict[str, str]] | None = None, outputs: c.Wire | Mapping[str, Any] | None = None
 ) -> Result:
     """Success: the resources made or found, and the activity's output contract in its wire form."""
-    wire = outputs.to_dict() if isinstance(outputs, contracts.Wire) else dict(outputs or {})
+    wire = outputs.to_dict() if isinstance(outputs, c.Wire) else dict(outputs or {})
     return {"ok": True, "resources": list(resources or []), "outputs": wire}
+
+
+def inspected(found: Any, resource_type: str, facts: Callable[[Any], Mapping[str, Any]]) -> Result:
+    """A read-only inspection's answer (plan, teardown): `exists` false, or the resource's id, type, location
+    and tags with `facts(found)`."""
+    if found is None:
+        return ok([], {"exists": False})
+    common = {"exists": True, "id": found.id, "type": resource_type, "location": found.location}
+    return ok([], {**common, "tags": dict(found.tags or {}), **facts(found)})
 
 
 def error(
@@ -66,19 +77,9 @@ def error(
     }
 
 
-def arm_error(exc: BaseException) -> Result:
-    """An ARM/SDK failure, classified by provisioning.errors (code, message, status, transient)."""
-    from provisioning import errors
-
-    return {"ok": False, "error": errors.classify(exc).to_dict()}
-
-
 def incompatible(kind: str, name: str, rules: list[str]) -> Result:
     """A resource under the requested name exists but cannot be adopted: name it and every rule it breaks."""
-    return error(
-        INCOMPATIBLE_EXISTING,
-        f"existing {kind} '{name}' cannot be used: " + "; ".join(rules),
-    )
+    return error(INCOMPATIBLE_EXISTING, f"existing {kind} '{name}' cannot be used: " + "; ".join(rules))
 
 
 # ---------------------------------------------------------------- creates that fail half-way
@@ -164,8 +165,6 @@ def put_right(
     transient when the cause is (so the orchestrator's retry budget applies, and each retry PUTs again)."""
     from azure.core.exceptions import AzureError
 
-    from provisioning import errors
-
     try:
         made = put()
     except AzureError as exc:
@@ -194,7 +193,7 @@ def activity(
 
     def wrap(body: Callable[[InputT], Result]) -> Callable[[dict[str, Any]], Result]:
         def parsed(payload: dict[str, Any]) -> Result:
-            return body(contracts.parse_input(name, payload))  # type: ignore[arg-type]
+            return body(c.parse_input(name, payload))  # type: ignore[arg-type]
 
         parsed.__name__, parsed.__qualname__, parsed.__doc__ = body.__name__, body.__qualname__, body.__doc__
         parsed.__module__ = body.__module__
@@ -204,16 +203,12 @@ def activity(
 
 
 def arm_activity(body: Callable[[dict[str, Any]], Result]) -> Callable[[dict[str, Any]], Result]:
-    """Wrap an activity body so that Azure failures are returned (classified), never raised.
-
-    Anything else that escapes is a bug and is raised: the orchestrator reports it as `ActivityCrashed`.
-    azure.core is imported only when an exception is seen (cold start: importing the app stays light).
-    """
+    """Wrap an activity body so that Azure failures are returned (classified by provisioning.errors), never
+    raised. Anything else that escapes is a bug and is raised: the orchestrator reports it as
+    `ActivityCrashed`. azure.core is imported only when an exception is seen (cold start)."""
 
     @functools.wraps(body)
     def activity(payload: dict[str, Any]) -> Result:
-        from activities import arm
-
         arm.import_sdks()
         created: list[dict[str, str]] = []
         try:
@@ -230,7 +225,7 @@ def arm_activity(body: Callable[[dict[str, Any]], Result]) -> Callable[[dict[str
             if not isinstance(raised, AzureError):
                 raise
             exc = raised
-        result = arm_error(exc)
+        result: Result = {"ok": False, "error": errors.classify(exc).to_dict()}
         if created:
             result["resources"] = created
         _log.warning(

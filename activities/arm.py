@@ -91,10 +91,7 @@ def settings() -> ArmSettings:
 
 
 def _transport_options(current: ArmSettings) -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    if current.ca_bundle:
-        options["connection_verify"] = current.ca_bundle
-    return options
+    return {"connection_verify": current.ca_bundle} if current.ca_bundle else {}
 
 
 def credential() -> TokenCredential:
@@ -170,6 +167,13 @@ def containerregistry(subscription_id: str) -> ContainerRegistryManagementClient
 
 def privatedns(subscription_id: str) -> PrivateDnsManagementClient:
     return client("privatedns", subscription_id)
+
+
+def parse_id(resource_id: str) -> dict[str, str]:
+    """The parts of an ARM resource id (`resource_group`, `name`, `child_name_1`, `subscription`...)."""
+    from azure.mgmt.core.tools import parse_resource_id
+
+    return parse_resource_id(resource_id)
 
 
 def get_or_none(operation: Any, *args: Any, **kwargs: Any) -> Any:

@@ -5,23 +5,12 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import azure.durable_functions as df
 
-from activities import _results, arm
-from provisioning import function_names, lazy_import
-
-if TYPE_CHECKING:
-    from provisioning import contracts as c
-    from provisioning import deletion, errors, naming, ownership, permissions
-else:  # imported when a function first runs, not when the app is indexed (cold start)
-    c = lazy_import.module("provisioning.contracts")
-    deletion = lazy_import.module("provisioning.deletion")
-    errors = lazy_import.module("provisioning.errors")
-    naming = lazy_import.module("provisioning.naming")
-    ownership = lazy_import.module("provisioning.ownership")
-    permissions = lazy_import.module("provisioning.permissions")
+from activities import _results, arm, c, deletion, errors, naming, ownership, permissions
+from provisioning import function_names
 
 bp = df.Blueprint()
 
@@ -45,9 +34,7 @@ def ensure_role_assignment(wanted: c.RoleAssignmentInput) -> dict[str, Any]:
 
     found = arm.get_or_none(assignments.get, scope, name)
     if found is not None:
-        action = ownership.action_from_description(found.description, run_id)
-        resource = _results.resource(found.id, ROLE_ASSIGNMENT_TYPE, action)
-        return _results.ok([resource], c.RoleAssignmentOutput(id=found.id))
+        return _assigned(found.id, ownership.action_from_description(found.description, run_id))
 
     from azure.core.exceptions import HttpResponseError
     from azure.mgmt.authorization.models import RoleAssignmentCreateParameters
@@ -63,24 +50,20 @@ def ensure_role_assignment(wanted: c.RoleAssignmentInput) -> dict[str, Any]:
     except HttpResponseError as exc:
         if not errors.is_role_assignment_exists(errors.classify(exc)):
             raise
-        existing_id = _find_existing(assignments, scope, role_guid, principal_id)
-        resources = (
-            [_results.resource(existing_id, ROLE_ASSIGNMENT_TYPE, ownership.EXISTING)] if existing_id else []
-        )
-        return _results.ok(resources, c.RoleAssignmentOutput(id=existing_id))
-    return _results.ok(
-        [_results.resource(created.id, ROLE_ASSIGNMENT_TYPE, ownership.CREATED)],
-        c.RoleAssignmentOutput(id=created.id),
-    )
+        return _assigned(_find_existing(assignments, scope, role_guid, principal_id), ownership.EXISTING)
+    return _assigned(created.id, ownership.CREATED)
+
+
+def _assigned(assignment_id: str | None, action: str) -> dict[str, Any]:
+    resources = [_results.resource(assignment_id, ROLE_ASSIGNMENT_TYPE, action)] if assignment_id else []
+    return _results.ok(resources, c.RoleAssignmentOutput(id=assignment_id))
 
 
 def _find_existing(assignments: Any, scope: str, role_guid: str, principal_id: str) -> str | None:
     """The id of the assignment of `role_guid` to `principal_id` at exactly `scope` (under another name)."""
     for assignment in assignments.list_for_scope(scope, filter=f"principalId eq '{principal_id}'"):
-        same_role = (assignment.role_definition_id or "").rsplit("/", 1)[
-            -1
-        ].casefold() == role_guid.casefold()
-        if same_role and naming.same_resource_id(assignment.scope, scope):
+        role = (assignment.role_definition_id or "").rsplit("/", 1)[-1]
+        if role.casefold() == role_guid.casefold() and naming.same_resource_id(assignment.scope, scope):
             return assignment.id
     return None
 
@@ -141,10 +124,7 @@ def read_grants(subscription_id: str, resource_group: str) -> permissions.Grants
       with the permissions of their role definitions.
     """
     client = arm.authorization(subscription_id)
-    group = [
-        {"actions": list(entry.actions or []), "notActions": list(entry.not_actions or [])}
-        for entry in client.permissions.list_for_resource_group(resource_group)
-    ]
+    group = _permissions(client.permissions.list_for_resource_group(resource_group))
     principal_id = own_principal_id()
     group_scope = naming.resource_group_scope(subscription_id, resource_group)
     assignments = _assignments_above(client, group_scope, principal_id) if principal_id else None
@@ -171,11 +151,13 @@ def _assignments_above(
                 continue  # at the group or below it: the permissions API's answer has it already
             if role_id.casefold() not in definitions:
                 definition = client.role_definitions.get_by_id(role_id)
-                definitions[role_id.casefold()] = [
-                    {"actions": list(p.actions or []), "notActions": list(p.not_actions or [])}
-                    for p in definition.permissions or []
-                ]
+                definitions[role_id.casefold()] = _permissions(definition.permissions or [])
             found.append((scope, definitions[role_id.casefold()]))
     except HttpResponseError:
         return None
     return found
+
+
+def _permissions(entries: Any) -> list[dict[str, list[str]]]:
+    """Permission entries (of the permissions API or a role definition) as plain actions/notActions."""
+    return [{"actions": list(p.actions or []), "notActions": list(p.not_actions or [])} for p in entries]

@@ -3,21 +3,12 @@
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import azure.durable_functions as df
 
-from activities import _results, arm
-from provisioning import function_names, lazy_import
-
-if TYPE_CHECKING:
-    from provisioning import adoption, deletion, ownership
-    from provisioning import contracts as c
-else:  # imported when a function first runs, not when the app is indexed (cold start)
-    adoption = lazy_import.module("provisioning.adoption")
-    c = lazy_import.module("provisioning.contracts")
-    deletion = lazy_import.module("provisioning.deletion")
-    ownership = lazy_import.module("provisioning.ownership")
+from activities import _results, adoption, arm, c, deletion, ownership
+from provisioning import function_names
 
 bp = df.Blueprint()
 
@@ -39,7 +30,7 @@ def ensure_registry(wanted: c.RegistryInput) -> dict[str, Any]:
     registry = arm.get_or_none(registries.get, resource_group, name)
     if registry is not None:
         action = ownership.action_from_tags(registry.tags, run_id)
-        state = registry_state(registry)
+        state = _results.state(registry)
         problems = adoption.registry_problems(*registry_facts(registry))
         if action != ownership.CREATED:
             problems += adoption.failed_state_problems(state)
@@ -50,7 +41,7 @@ def ensure_registry(wanted: c.RegistryInput) -> dict[str, Any]:
                 lambda: registries.begin_create(resource_group, name, _registry_body(wanted)).result(),
                 kind="container registry",
                 resource_id=registry.id,
-                wrong=lambda made: _results.not_succeeded(registry_state(made)),
+                wrong=lambda made: _results.not_succeeded(_results.state(made)),
                 resources=[_results.resource(registry.id, REGISTRY_TYPE, action)],
             )
         return _registry_result(registry, action)
@@ -82,11 +73,6 @@ def _registry_body(wanted: c.RegistryInput) -> Any:
     )
 
 
-def registry_state(registry: Any) -> str | None:
-    properties = registry.properties
-    return _results.plain(properties.provisioning_state) if properties else None
-
-
 def soft_delete_policies(subscription_id: str, registry_id: str) -> dict[str, Any] | None:
     """The registry's policies as an API version that knows soft delete answers them (the SDK's does not), or
     None when that version is refused (400: then ACR's own answer to the retention PATCH decides)."""
@@ -109,8 +95,7 @@ def soft_delete_policies(subscription_id: str, registry_id: str) -> dict[str, An
 def registry_facts(registry: Any) -> tuple[str | None, str | None]:
     """(SKU name, role assignment mode) of an SDK Registry (shared with preflight)."""
     sku = _results.plain(registry.sku.name) if registry.sku else None
-    mode = _results.plain(registry.properties.role_assignment_mode) if registry.properties else None
-    return sku, mode
+    return sku, _results.prop(registry, "role_assignment_mode")
 
 
 def name_taken(registries: Any, name: str) -> dict[str, Any] | None:
@@ -143,11 +128,8 @@ def name_taken(registries: Any, name: str) -> dict[str, Any] | None:
 
 
 def _registry_result(registry: Any, action: str) -> dict[str, Any]:
-    login_server = registry.properties.login_server if registry.properties else None
-    return _results.ok(
-        [_results.resource(registry.id, REGISTRY_TYPE, action)],
-        c.RegistryOutput(id=registry.id, login_server=login_server),
-    )
+    output = c.RegistryOutput(id=registry.id, login_server=_results.prop(registry, "login_server"))
+    return _results.ok([_results.resource(registry.id, REGISTRY_TYPE, action)], output)
 
 
 @bp.function_name(function_names.ENSURE_RETENTION_POLICY)
@@ -163,7 +145,7 @@ def ensure_retention_policy(wanted: c.RetentionInput) -> dict[str, Any]:
     sku, _ = registry_facts(registry)
     if (sku or "").casefold() != "premium":
         return _results.incompatible("container registry", name, ["retention policies need the Premium SKU"])
-    policies = registry.properties.policies if registry.properties else None
+    policies = _results.prop(registry, "policies")
     current = copy.deepcopy(dict(policies)) if policies is not None else {}
     if adoption.soft_delete_enabled(soft_delete_policies(wanted.subscription_id, registry.id)):
         return _results.error(
@@ -177,28 +159,19 @@ def ensure_retention_policy(wanted: c.RetentionInput) -> dict[str, Any]:
     from azure.mgmt.containerregistry import models
 
     current["retentionPolicy"] = {"days": days, "status": "enabled"}
-    updated = registries.begin_update(
-        resource_group,
-        name,
-        models.RegistryUpdateParameters(
-            properties=models.RegistryPropertiesUpdateParameters(policies=models.Policies(current))
-        ),
-    ).result()
-    retention = updated.properties.policies.retention_policy if updated.properties.policies else None
-    return _results.ok(
-        [],
-        c.RetentionOutput(
-            days=retention.days if retention else days,
-            status=_results.plain(retention.status) if retention else "enabled",
-        ),
+    update = models.RegistryUpdateParameters(
+        properties=models.RegistryPropertiesUpdateParameters(policies=models.Policies(current))
     )
+    updated = registries.begin_update(resource_group, name, update).result()
+    retention = updated.properties.policies.retention_policy if updated.properties.policies else None
+    if not retention:
+        return _results.ok([], c.RetentionOutput(days=days, status="enabled"))
+    return _results.ok([], c.RetentionOutput(days=retention.days, status=_results.plain(retention.status)))
 
 
 def delete(subscription_id: str, resource_id: str, resource_type: str) -> c.DeleteOutput:
     """Delete the registry (rollback), waiting for the operation."""
-    from azure.mgmt.core.tools import parse_resource_id
-
-    parts = parse_resource_id(resource_id)
+    parts = arm.parse_id(resource_id)
     registries = arm.containerregistry(subscription_id).registries
     registries.begin_delete(parts["resource_group"], parts["name"]).result()
     return deletion.outcome(True)
@@ -227,19 +200,15 @@ def inspect_registry(payload: dict[str, Any]) -> dict[str, Any]:
     if registry is None:
         taken = name_taken(registries, payload["name"]) if payload.get("checkName") else None
         return _results.ok([], {"exists": False, "nameTaken": taken["error"] if taken else None})
+    return _results.inspected(registry, REGISTRY_TYPE, _inspected_facts)
+
+
+def _inspected_facts(registry: Any) -> dict[str, Any]:
     sku, mode = registry_facts(registry)
-    policies = registry.properties.policies if registry.properties else None
-    return _results.ok(
-        [],
-        {
-            "exists": True,
-            "id": registry.id,
-            "type": REGISTRY_TYPE,
-            "location": registry.location,
-            "tags": dict(registry.tags or {}),
-            "sku": sku,
-            "roleAssignmentMode": mode,
-            "policies": policies.as_dict() if policies is not None else {},
-            "provisioningState": registry_state(registry),
-        },
-    )
+    policies = _results.prop(registry, "policies")
+    return {
+        "sku": sku,
+        "roleAssignmentMode": mode,
+        "policies": policies.as_dict() if policies is not None else {},
+        "provisioningState": _results.state(registry),
+    }

@@ -3,22 +3,12 @@ the PUT (`polling=False`), the orchestrator then calls `get_aks_cluster` on dura
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import azure.durable_functions as df
 
-from activities import _results, arm
-from provisioning import function_names, lazy_import
-
-if TYPE_CHECKING:
-    from provisioning import adoption, deletion, errors, ownership
-    from provisioning import contracts as c
-else:  # imported when a function first runs, not when the app is indexed (cold start)
-    adoption = lazy_import.module("provisioning.adoption")
-    c = lazy_import.module("provisioning.contracts")
-    deletion = lazy_import.module("provisioning.deletion")
-    errors = lazy_import.module("provisioning.errors")
-    ownership = lazy_import.module("provisioning.ownership")
+from activities import _results, adoption, arm, c, deletion, errors, ownership
+from provisioning import function_names
 
 bp = df.Blueprint()
 
@@ -56,7 +46,7 @@ def begin_aks_cluster(wanted: c.BeginClusterInput) -> dict[str, Any]:
         if failure is None:
             return _cluster_started(cluster, action)
         detail = _provisioning_error(cluster)
-        if action != ownership.CREATED or not adoption.cluster_put_again(_state(cluster), *detail):
+        if action != ownership.CREATED or not adoption.cluster_put_again(_results.state(cluster), *detail):
             return failure
         # With polling=False the answer is the PUT's own (Updating); get_aks_cluster then checks it.
         again = _results.put_right(
@@ -111,11 +101,8 @@ def _cluster_body(wanted: c.BeginClusterInput) -> Any:
 
 
 def _cluster_started(cluster: Any, action: str) -> dict[str, Any]:
-    state = cluster.properties.provisioning_state if cluster.properties else None
-    return _results.ok(
-        [_results.resource(cluster.id, CLUSTER_TYPE, action)],
-        c.BeginClusterOutput(id=cluster.id, provisioning_state=_results.plain(state)),
-    )
+    output = c.BeginClusterOutput(id=cluster.id, provisioning_state=_results.state(cluster))
+    return _results.ok([_results.resource(cluster.id, CLUSTER_TYPE, action)], output)
 
 
 @bp.function_name(function_names.GET_AKS_CLUSTER)
@@ -134,27 +121,28 @@ def get_aks_cluster(wanted: c.GetClusterInput) -> dict[str, Any]:
     if failure is not None:
         ours = ownership.action_from_tags(cluster.tags, wanted.run_id) == ownership.CREATED
         failure["error"]["transient"] = ours and adoption.cluster_put_again(
-            _state(cluster), *_provisioning_error(cluster)
+            _results.state(cluster), *_provisioning_error(cluster)
         )
         return failure
-    properties = cluster.properties
-    kubelet = (properties.identity_profile or {}).get("kubeletidentity") if properties else None
-    return _results.ok(
-        [],
-        c.ClusterOutput(
-            id=cluster.id,
-            provisioning_state=_state(cluster),
-            principal_id=cluster.identity.principal_id if cluster.identity else None,
-            kubelet_object_id=kubelet.object_id if kubelet else None,
-            node_resource_group=properties.node_resource_group if properties else None,
-            private_fqdn=properties.private_fqdn if properties else None,
-        ),
+    return _results.ok([], _cluster_output(cluster))
+
+
+def _cluster_output(cluster: Any) -> c.ClusterOutput:
+    """The cluster's state, identities, node resource group and private FQDN."""
+    kubelet = (_results.prop(cluster, "identity_profile") or {}).get("kubeletidentity")
+    return c.ClusterOutput(
+        id=cluster.id,
+        provisioning_state=_results.state(cluster),
+        principal_id=cluster.identity.principal_id if cluster.identity else None,
+        kubelet_object_id=kubelet.object_id if kubelet else None,
+        node_resource_group=_results.prop(cluster, "node_resource_group"),
+        private_fqdn=_results.prop(cluster, "private_fqdn"),
     )
 
 
 def cluster_failure(cluster: Any) -> dict[str, Any] | None:
     """The error result when the cluster's last operation ended Failed or Canceled, else None."""
-    state = _state(cluster)
+    state = _results.state(cluster)
     if not adoption.is_failed(state):
         return None
     code, message = _provisioning_error(cluster)
@@ -173,14 +161,13 @@ def delete(subscription_id: str, resource_id: str, resource_type: str) -> c.Dele
     OperationNotAllowed while Creating) answers `busy`: the caller waits for a terminal state and asks
     again (provisioning.deletion)."""
     from azure.core.exceptions import HttpResponseError
-    from azure.mgmt.core.tools import parse_resource_id
 
-    parts = parse_resource_id(resource_id)
+    parts = arm.parse_id(resource_id)
     clusters = arm.containerservice(subscription_id).managed_clusters
     cluster = arm.get_or_none(clusters.get, parts["resource_group"], parts["name"])
     if cluster is None:
         return deletion.outcome(True)
-    if (_state(cluster) or "").casefold() != "deleting":
+    if (_results.state(cluster) or "").casefold() != "deleting":
         try:
             clusters.begin_delete(parts["resource_group"], parts["name"], polling=False)
         except HttpResponseError as exc:
@@ -190,37 +177,28 @@ def delete(subscription_id: str, resource_id: str, resource_type: str) -> c.Dele
     return deletion.outcome(False)
 
 
-def _state(cluster: Any) -> str | None:
-    properties = cluster.properties
-    return _results.plain(properties.provisioning_state) if properties else None
-
-
 def _provisioning_error(cluster: Any) -> tuple[str | None, str]:
     """(code, message) of the error AKS records on a cluster whose last operation failed."""
-    properties = cluster.properties
-    status = properties.status if properties else None
+    status = _results.prop(cluster, "status")
     detail = status.provisioning_error if status else None
     return (detail.code if detail else None), ((detail.message if detail else None) or "")
 
 
 def existing_cluster(cluster: Any) -> adoption.ExistingCluster:
     """The plain facts the compatibility rules need from an SDK ManagedCluster (shared with preflight)."""
-    properties = cluster.properties
-    network = properties.network_profile if properties else None
-    api_server = properties.api_server_access_profile if properties else None
+    network = _results.prop(cluster, "network_profile")
+    api_server = _results.prop(cluster, "api_server_access_profile")
     return adoption.ExistingCluster(
         location=cluster.location,
         identity_type=_results.plain(cluster.identity.type) if cluster.identity else None,
-        enable_rbac=properties.enable_rbac if properties else None,
-        has_aad_profile=bool(properties and properties.aad_profile),
+        enable_rbac=_results.prop(cluster, "enable_rbac"),
+        has_aad_profile=bool(_results.prop(cluster, "aad_profile")),
         network_plugin=_results.plain(network.network_plugin) if network else None,
         network_plugin_mode=_results.plain(network.network_plugin_mode) if network else None,
         service_cidr=network.service_cidr if network else None,
         dns_service_ip=network.dns_service_ip if network else None,
         private_cluster=api_server.enable_private_cluster if api_server else None,
-        subnet_ids=tuple(pool.vnet_subnet_id for pool in (properties.agent_pool_profiles or []))
-        if properties
-        else (),
+        subnet_ids=tuple(pool.vnet_subnet_id for pool in _results.prop(cluster, "agent_pool_profiles") or []),
     )
 
 
@@ -239,29 +217,12 @@ def inspect_cluster(payload: dict[str, Any]) -> dict[str, Any]:
     the facts the adoption rules compare."""
     import dataclasses
 
-    clusters = arm.containerservice(payload["subscriptionId"]).managed_clusters
-    cluster = arm.get_or_none(clusters.get, payload["resourceGroup"], payload["name"])
-    if cluster is None:
-        return _results.ok([], {"exists": False})
-    properties = cluster.properties
-    kubelet = (properties.identity_profile or {}).get("kubeletidentity") if properties else None
-    failure = cluster_failure(cluster)
-    facts = dataclasses.asdict(existing_cluster(cluster))
-    facts["subnet_ids"] = list(facts["subnet_ids"])
-    return _results.ok(
-        [],
-        {
-            "exists": True,
-            "id": cluster.id,
-            "type": CLUSTER_TYPE,
-            "location": cluster.location,
-            "tags": dict(cluster.tags or {}),
-            "provisioningState": _results.plain(properties.provisioning_state) if properties else None,
-            "principalId": cluster.identity.principal_id if cluster.identity else None,
-            "kubeletObjectId": kubelet.object_id if kubelet else None,
-            "nodeResourceGroup": properties.node_resource_group if properties else None,
-            "privateFqdn": properties.private_fqdn if properties else None,
-            "facts": facts,
-            "failure": failure["error"] if failure else None,
-        },
-    )
+    def facts(cluster: Any) -> dict[str, Any]:
+        failure = cluster_failure(cluster)
+        rules = dataclasses.asdict(existing_cluster(cluster))
+        rules["subnet_ids"] = list(rules["subnet_ids"])
+        failed = failure["error"] if failure else None
+        return {**_cluster_output(cluster).to_dict(), "facts": rules, "failure": failed}
+
+    cluster = find_cluster(payload["subscriptionId"], payload["resourceGroup"], payload["name"])
+    return _results.inspected(cluster, CLUSTER_TYPE, facts)

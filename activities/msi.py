@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import azure.durable_functions as df
 
-from activities import _results, arm
-from provisioning import function_names, lazy_import
-
-if TYPE_CHECKING:
-    from provisioning import adoption, deletion, ownership
-    from provisioning import contracts as c
-else:  # imported when a function first runs, not when the app is indexed (cold start)
-    adoption = lazy_import.module("provisioning.adoption")
-    c = lazy_import.module("provisioning.contracts")
-    deletion = lazy_import.module("provisioning.deletion")
-    ownership = lazy_import.module("provisioning.ownership")
+from activities import _results, adoption, arm, c, deletion, ownership
+from provisioning import function_names
 
 bp = df.Blueprint()
 
@@ -35,14 +26,9 @@ def ensure_identity(wanted: c.IdentityInput) -> dict[str, Any]:
     if identity is None:
         from azure.mgmt.msi.models import Identity
 
-        identity = identities.create_or_update(
-            resource_group,
-            name,
-            Identity(
-                location=wanted.location,
-                tags=ownership.run_tags(wanted.tags, wanted.instance_id, run_id),
-            ),
-        )
+        tags = ownership.run_tags(wanted.tags, wanted.instance_id, run_id)
+        body = Identity(location=wanted.location, tags=tags)
+        identity = identities.create_or_update(resource_group, name, body)
         action = ownership.CREATED
     else:
         problems = adoption.identity_problems(identity.location, wanted.location)
@@ -58,9 +44,7 @@ def ensure_identity(wanted: c.IdentityInput) -> dict[str, Any]:
 
 def delete(subscription_id: str, resource_id: str, resource_type: str) -> c.DeleteOutput:
     """Delete the identity (rollback): immediate."""
-    from azure.mgmt.core.tools import parse_resource_id
-
-    parts = parse_resource_id(resource_id)
+    parts = arm.parse_id(resource_id)
     arm.msi(subscription_id).user_assigned_identities.delete(parts["resource_group"], parts["name"])
     return deletion.outcome(True)
 
@@ -77,18 +61,5 @@ def find_identity(subscription_id: str, resource_group: str, name: str) -> Any:
 @_results.arm_activity
 def inspect_identity(payload: dict[str, Any]) -> dict[str, Any]:
     """Read the identity (no write): whether it exists, its location, tags and principal."""
-    identities = arm.msi(payload["subscriptionId"]).user_assigned_identities
-    identity = arm.get_or_none(identities.get, payload["resourceGroup"], payload["name"])
-    if identity is None:
-        return _results.ok([], {"exists": False})
-    return _results.ok(
-        [],
-        {
-            "exists": True,
-            "id": identity.id,
-            "type": IDENTITY_TYPE,
-            "location": identity.location,
-            "tags": dict(identity.tags or {}),
-            "principalId": identity.principal_id,
-        },
-    )
+    identity = find_identity(payload["subscriptionId"], payload["resourceGroup"], payload["name"])
+    return _results.inspected(identity, IDENTITY_TYPE, lambda found: {"principalId": found.principal_id})

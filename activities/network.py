@@ -7,22 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 import azure.durable_functions as df
 
-from activities import _results, arm
-from provisioning import function_names, lazy_import
+from activities import _results, adoption, arm, c, deletion, errors, naming, ownership, preflight
+from provisioning import function_names
 
 if TYPE_CHECKING:
-    from provisioning import adoption, deletion, errors, naming, ownership, preflight
-    from provisioning import contracts as c
-
     VnetInput = c.AksNetworkInput | c.HopsworksNetworkInput
-else:  # imported when a function first runs, not when the app is indexed (cold start)
-    adoption = lazy_import.module("provisioning.adoption")
-    c = lazy_import.module("provisioning.contracts")
-    deletion = lazy_import.module("provisioning.deletion")
-    errors = lazy_import.module("provisioning.errors")
-    naming = lazy_import.module("provisioning.naming")
-    ownership = lazy_import.module("provisioning.ownership")
-    preflight = lazy_import.module("provisioning.preflight")
 
 bp = df.Blueprint()
 
@@ -31,6 +20,13 @@ SUBNET_TYPE = "Microsoft.Network/virtualNetworks/subnets"
 PEERING_TYPE = "Microsoft.Network/virtualNetworks/virtualNetworkPeerings"
 DISCONNECTED = "Disconnected"
 REMOTE_PEERING_DISCONNECTED = "RemotePeeringIsDisconnected"
+# The peering settings the guide fixes (adoption.PEERING_SETTINGS, by wire name): their SDK attributes.
+PEERING_ATTRIBUTES = {
+    "allowVirtualNetworkAccess": "allow_virtual_network_access",
+    "allowForwardedTraffic": "allow_forwarded_traffic",
+    "allowGatewayTransit": "allow_gateway_transit",
+    "useRemoteGateways": "use_remote_gateways",
+}
 
 
 @bp.function_name(function_names.ENSURE_AKS_NETWORK)
@@ -64,9 +60,8 @@ def _ensure_vnet(wanted: VnetInput, wanted_subnets: list[tuple[str, str]]) -> di
 
     vnet = arm.get_or_none(client.virtual_networks.get, resource_group, vnet_name)
     if vnet is None:
-        body = _vnet_body(wanted, [], wanted_subnets)
         vnet = _results.create(
-            lambda: client.virtual_networks.begin_create_or_update(resource_group, vnet_name, body).result(),
+            _vnet_put(client, wanted, [], wanted_subnets),
             lookup=lambda: arm.get_or_none(client.virtual_networks.get, resource_group, vnet_name),
             resource_type=VNET_TYPE,
         )
@@ -99,8 +94,7 @@ def _ensure_vnet(wanted: VnetInput, wanted_subnets: list[tuple[str, str]]) -> di
         return _results.incompatible("virtual network", vnet_name, plan.problems)
     subnet_ids = _subnet_ids(vnet)
     if plan.put_vnet_again:
-        ours = [_results.resource(vnet.id, VNET_TYPE, vnet_action)]
-        vnet = _put_vnet_again(client, wanted, vnet, plan.missing_subnets, ours)
+        vnet = _put_vnet_again(client, wanted, vnet, plan.missing_subnets, vnet_action)
         subnet_ids = _subnet_ids(vnet)
     else:
         folded = {name.casefold(): subnet_id for name, subnet_id in subnet_ids.items()}
@@ -120,11 +114,14 @@ def _ensure_vnet(wanted: VnetInput, wanted_subnets: list[tuple[str, str]]) -> di
     return _results.ok(resources, c.AksNetworkOutput(vnet_id=vnet.id, subnet_ids=wanted_ids))
 
 
-def _vnet_body(wanted: VnetInput, kept: list[tuple[str, str]], added: list[tuple[str, str]]) -> Any:
-    """The vnet this run makes: the requested space, the run's tags, `kept` subnets and then `added` ones."""
+def _vnet_put(
+    client: Any, wanted: VnetInput, kept: list[tuple[str, str]], added: list[tuple[str, str]]
+) -> Callable[[], Any]:
+    """The PUT (waits for its operation) of the vnet this run makes: the requested space, the run's tags,
+    `kept` subnets and then `added` ones."""
     from azure.mgmt.network import models
 
-    return models.VirtualNetwork(
+    body = models.VirtualNetwork(
         location=wanted.location,
         tags=ownership.run_tags(wanted.tags, wanted.instance_id, wanted.run_id),
         properties=models.VirtualNetworkPropertiesFormat(
@@ -135,28 +132,22 @@ def _vnet_body(wanted: VnetInput, kept: list[tuple[str, str]], added: list[tuple
             ],
         ),
     )
+    vnets, group, name = client.virtual_networks, wanted.resource_group, wanted.vnet_name
+    return lambda: vnets.begin_create_or_update(group, name, body).result()
 
 
 def _put_vnet_again(
-    client: Any,
-    wanted: VnetInput,
-    vnet: Any,
-    missing: list[tuple[str, str]],
-    ours: list[dict[str, str]],
+    client: Any, wanted: VnetInput, vnet: Any, missing: list[tuple[str, str]], action: str
 ) -> Any:
     """This run's vnet, left Failed: PUT again with its subnets (a vnet PUT replaces the list) and the missing
     ones, then check the vnet and every subnet Succeeded."""
-    facts = existing_vnet(vnet)
-    kept = [(name, prefixes[0]) for name, prefixes in facts.subnets.items() if prefixes]
-    body = _vnet_body(wanted, kept, missing)
+    kept = [(name, prefixes[0]) for name, prefixes in existing_vnet(vnet).subnets.items() if prefixes]
     return _results.put_right(
-        lambda: client.virtual_networks.begin_create_or_update(
-            wanted.resource_group, wanted.vnet_name, body
-        ).result(),
+        _vnet_put(client, wanted, kept, missing),
         kind="virtual network",
         resource_id=vnet.id,
         wrong=_vnet_wrong,
-        resources=ours,
+        resources=[_results.resource(vnet.id, VNET_TYPE, action)],
     )
 
 
@@ -189,7 +180,7 @@ def _put_subnet_again(
         _subnet_put(client, resource_group, vnet_name, name, prefix),
         kind="subnet",
         resource_id=subnet_id,
-        wrong=lambda subnet: _results.not_succeeded(_provisioning_state(subnet)),
+        wrong=lambda subnet: _results.not_succeeded(_results.state(subnet)),
         resources=[_results.resource(subnet_id, SUBNET_TYPE, ownership.CREATED)],
     )
 
@@ -211,43 +202,24 @@ def _add_subnets(
 
 def existing_vnet(vnet: Any) -> adoption.ExistingVnet:
     """The plain facts the adoption rules need from an SDK VirtualNetwork (shared with preflight)."""
-    properties = vnet.properties
-    space = properties.address_space if properties else None
-    subnets: dict[str, tuple[str, ...]] = {}
-    states: dict[str, str | None] = {}
-    for subnet in (properties.subnets if properties else None) or []:
-        subnets[subnet.name] = _subnet_prefixes(subnet)
-        states[subnet.name] = _provisioning_state(subnet)
+    space = _results.prop(vnet, "address_space")
     return adoption.ExistingVnet(
         location=vnet.location,
         address_prefixes=tuple((space.address_prefixes if space else None) or ()),
-        subnets=subnets,
-        provisioning_state=_results.plain(properties.provisioning_state) if properties else None,
-        subnet_states=states,
+        subnets={subnet.name: _subnet_prefixes(subnet) for subnet in _subnets(vnet)},
+        provisioning_state=_results.state(vnet),
+        subnet_states={subnet.name: _results.state(subnet) for subnet in _subnets(vnet)},
     )
 
 
 def existing_peerings(vnet: Any) -> dict[str, tuple[str | None, str | None]]:
     """The vnet's peerings: name -> (remote vnet id, provisioningState) (shared with preflight)."""
-    found: dict[str, tuple[str | None, str | None]] = {}
-    for peering in (vnet.properties.virtual_network_peerings if vnet.properties else None) or []:
-        properties = peering.properties
-        remote = properties.remote_virtual_network if properties else None
-        found[peering.name] = (remote.id if remote else None, _provisioning_state(peering))
-    return found
+    return {peering.name: (_remote_id(peering), _results.state(peering)) for peering in _peerings(vnet)}
 
 
 def untagged_children(vnet: Any) -> list[str]:
     """Ids of the vnet's subnets and peerings: what preflight snapshots as existing before the run."""
-    properties = vnet.properties
-    children = [*((properties.subnets if properties else None) or ())]
-    children += (properties.virtual_network_peerings if properties else None) or []
-    return [child.id for child in children if child.id]
-
-
-def _provisioning_state(resource: Any) -> str | None:
-    properties = resource.properties
-    return _results.plain(properties.provisioning_state) if properties else None
+    return [child.id for child in [*_subnets(vnet), *_peerings(vnet)] if child.id]
 
 
 def _subnet_prefixes(subnet: Any) -> tuple[str, ...]:
@@ -259,8 +231,21 @@ def _subnet_prefixes(subnet: Any) -> tuple[str, ...]:
     return (properties.address_prefix,) if properties.address_prefix else ()
 
 
+def _subnets(vnet: Any) -> list[Any]:
+    return _results.prop(vnet, "subnets") or []
+
+
+def _peerings(vnet: Any) -> list[Any]:
+    return _results.prop(vnet, "virtual_network_peerings") or []
+
+
+def _remote_id(peering: Any) -> str | None:
+    remote = _results.prop(peering, "remote_virtual_network")
+    return remote.id if remote else None
+
+
 def _subnet_ids(vnet: Any) -> dict[str, str]:
-    return {subnet.name: subnet.id for subnet in (vnet.properties.subnets if vnet.properties else None) or []}
+    return {subnet.name: subnet.id for subnet in _subnets(vnet)}
 
 
 def _by_wanted_name(subnet_ids: dict[str, str], wanted: list[tuple[str, str]]) -> dict[str, str]:
@@ -280,9 +265,9 @@ def ensure_peering(wanted: c.PeeringInput) -> dict[str, Any]:
     Succeeded; someone else's Failed peering: refused, untouched. One side alone reports Initiated; after the
     second side both report Connected.
     """
-    subscription_id, resource_group = wanted.subscription_id, wanted.resource_group
-    vnet_name, peering_name, remote_id = wanted.vnet_name, wanted.peering_name, wanted.remote_vnet_id
-    client = arm.network(subscription_id)
+    resource_group, vnet_name = wanted.resource_group, wanted.vnet_name
+    peering_name, remote_id = wanted.peering_name, wanted.remote_vnet_id
+    client = arm.network(wanted.subscription_id)
 
     def put() -> Any:
         return _put_peering_refreshing(client, wanted)
@@ -294,16 +279,14 @@ def ensure_peering(wanted: c.PeeringInput) -> dict[str, Any]:
     if peering is None:
         made = _results.create(put, lookup=lookup, resource_type=PEERING_TYPE)
         return _peering_result(made, ownership.CREATED)
-    properties = peering.properties
-    remote = properties.remote_virtual_network if properties else None
     # Peerings carry no tags. One found under the derived name is this run's own (an activity re-executed
     # after a host crash) when preflight's snapshot did not see it, or (no snapshot) when either vnet carries
     # this run's runId. Otherwise it counts as existing (never rolled back).
     action = ownership.action_from_snapshot(
         peering.id, wanted.existed_before, _peering_action(client, wanted, remote_id)
     )
-    provisioning_state = _results.plain(properties.provisioning_state) if properties else None
-    problems = adoption.peering_problems(remote.id if remote else None, remote_id)
+    provisioning_state = _results.state(peering)
+    problems = adoption.peering_problems(_remote_id(peering), remote_id)
     if action != ownership.CREATED:
         problems += adoption.failed_state_problems(provisioning_state)
     if problems:
@@ -313,12 +296,12 @@ def ensure_peering(wanted: c.PeeringInput) -> dict[str, Any]:
             put,
             kind="virtual network peering",
             resource_id=peering.id,
-            wrong=lambda made: _results.not_succeeded(made.properties.provisioning_state),
+            wrong=lambda made: _results.not_succeeded(_results.state(made)),
             resources=[_results.resource(peering.id, PEERING_TYPE, action)],
         )
         return _peering_result(fixed, action)
-    state = _results.plain(properties.peering_state) if properties else None
-    if not adoption.peering_drift(_peering_settings(properties)) and state != DISCONNECTED:
+    state = _results.prop(peering, "peering_state")
+    if not adoption.peering_drift(_peering_settings(peering.properties)) and state != DISCONNECTED:
         return _peering_result(peering, action)
     return _peering_result(put(), action)
 
@@ -343,10 +326,8 @@ def _put_peering_refreshing(client: Any, wanted: c.PeeringInput) -> Any:
 
 def _peering_action(client: Any, wanted: c.PeeringInput, remote_id: str) -> str:
     """Read the two vnets' tags for `ownership.peering_action`."""
-    from azure.mgmt.core.tools import parse_resource_id
-
     vnets = [(wanted.resource_group, wanted.vnet_name)]
-    remote = parse_resource_id(remote_id)
+    remote = arm.parse_id(remote_id)
     if str(remote.get("subscription", "")).casefold() == str(wanted.subscription_id).casefold():
         vnets.append((remote.get("resource_group"), remote.get("name")))
 
@@ -361,55 +342,37 @@ def _peering_action(client: Any, wanted: c.PeeringInput, remote_id: str) -> str:
 def _put_peering(client: Any, resource_group: str, vnet_name: str, peering_name: str, remote_id: str) -> Any:
     from azure.mgmt.network import models
 
+    settings = {attribute: adoption.PEERING_SETTINGS[key] for key, attribute in PEERING_ATTRIBUTES.items()}
     body = models.VirtualNetworkPeering(
         properties=models.VirtualNetworkPeeringPropertiesFormat(
-            remote_virtual_network=models.SubResource(id=remote_id),
-            allow_virtual_network_access=adoption.PEERING_SETTINGS["allowVirtualNetworkAccess"],
-            allow_forwarded_traffic=adoption.PEERING_SETTINGS["allowForwardedTraffic"],
-            allow_gateway_transit=adoption.PEERING_SETTINGS["allowGatewayTransit"],
-            use_remote_gateways=adoption.PEERING_SETTINGS["useRemoteGateways"],
+            remote_virtual_network=models.SubResource(id=remote_id), **settings
         )
     )
-    return client.virtual_network_peerings.begin_create_or_update(
-        resource_group, vnet_name, peering_name, body
-    ).result()
+    peerings = client.virtual_network_peerings
+    return peerings.begin_create_or_update(resource_group, vnet_name, peering_name, body).result()
 
 
 def _refresh_disconnected_peerings(client: Any, vnet_id: str, towards_id: str) -> None:
     """PUT back (guide settings) each Disconnected peering on `vnet_id` that points at `towards_id`."""
-    from azure.mgmt.core.tools import parse_resource_id
-
-    parts = parse_resource_id(vnet_id)
+    parts = arm.parse_id(vnet_id)
     for peering in client.virtual_network_peerings.list(parts["resource_group"], parts["name"]):
-        properties = peering.properties
-        remote = properties.remote_virtual_network if properties else None
-        state = _results.plain(properties.peering_state) if properties else None
-        if state == DISCONNECTED and naming.same_resource_id(remote.id if remote else None, towards_id):
+        state = _results.prop(peering, "peering_state")
+        if state == DISCONNECTED and naming.same_resource_id(_remote_id(peering), towards_id):
             _put_peering(client, parts["resource_group"], parts["name"], peering.name, towards_id)
 
 
 def _peering_settings(properties: Any) -> dict[str, bool | None]:
-    return {
-        "allowVirtualNetworkAccess": properties.allow_virtual_network_access,
-        "allowForwardedTraffic": properties.allow_forwarded_traffic,
-        "allowGatewayTransit": properties.allow_gateway_transit,
-        "useRemoteGateways": properties.use_remote_gateways,
-    }
+    return {key: getattr(properties, attribute) for key, attribute in PEERING_ATTRIBUTES.items()}
 
 
 def _peering_result(peering: Any, action: str) -> dict[str, Any]:
-    state = peering.properties.peering_state if peering.properties else None
-    return _results.ok(
-        [_results.resource(peering.id, PEERING_TYPE, action)],
-        c.PeeringOutput(id=peering.id, peering_state=_results.plain(state)),
-    )
+    output = c.PeeringOutput(id=peering.id, peering_state=_results.prop(peering, "peering_state"))
+    return _results.ok([_results.resource(peering.id, PEERING_TYPE, action)], output)
 
 
 def delete(subscription_id: str, resource_id: str, resource_type: str) -> c.DeleteOutput:
     """Delete a vnet, subnet or peering (rollback), waiting for the operation (seconds)."""
-    from azure.mgmt.core.tools import parse_resource_id
-
-    parts = parse_resource_id(resource_id)
+    parts = arm.parse_id(resource_id)
     client = arm.network(subscription_id)
     group, vnet = parts["resource_group"], parts["name"]
     kind = resource_type.casefold()
@@ -448,52 +411,34 @@ def subscription_vnets(subscription_id: str) -> list[preflight.SubscriptionVnet]
 @_results.arm_activity
 def inspect_vnet(payload: dict[str, Any]) -> dict[str, Any]:
     """Read the vnet with its subnets and peerings (no write)."""
-    client = arm.network(payload["subscriptionId"])
-    vnet = arm.get_or_none(client.virtual_networks.get, payload["resourceGroup"], payload["vnetName"])
-    if vnet is None:
-        return _results.ok([], {"exists": False})
-    properties = vnet.properties
-    space = properties.address_space if properties else None
+    vnet = find_vnet(payload["subscriptionId"], payload["resourceGroup"], payload["vnetName"])
+    return _results.inspected(vnet, VNET_TYPE, _inspected_facts)
+
+
+def _inspected_facts(vnet: Any) -> dict[str, Any]:
     subnets = [
         {
             "id": subnet.id,
             "name": subnet.name,
             "prefixes": list(_subnet_prefixes(subnet)),
-            "provisioningState": _results.plain(subnet.properties.provisioning_state)
-            if subnet.properties
-            else None,
+            "provisioningState": _results.state(subnet),
         }
-        for subnet in (properties.subnets if properties else None) or []
+        for subnet in _subnets(vnet)
     ]
-    peerings = []
-    for peering in (properties.virtual_network_peerings if properties else None) or []:
-        peering_properties = peering.properties
-        remote = peering_properties.remote_virtual_network if peering_properties else None
-        peerings.append(
-            {
-                "id": peering.id,
-                "name": peering.name,
-                "remoteVnetId": remote.id if remote else None,
-                "settings": _peering_settings(peering_properties) if peering_properties else {},
-                "peeringState": _results.plain(peering_properties.peering_state)
-                if peering_properties
-                else None,
-                "provisioningState": _results.plain(peering_properties.provisioning_state)
-                if peering_properties
-                else None,
-            }
-        )
-    return _results.ok(
-        [],
+    peerings = [
         {
-            "exists": True,
-            "id": vnet.id,
-            "type": VNET_TYPE,
-            "location": vnet.location,
-            "tags": dict(vnet.tags or {}),
-            "addressPrefixes": list((space.address_prefixes if space else None) or []),
-            "provisioningState": _results.plain(properties.provisioning_state) if properties else None,
-            "subnets": subnets,
-            "peerings": peerings,
-        },
-    )
+            "id": peering.id,
+            "name": peering.name,
+            "remoteVnetId": _remote_id(peering),
+            "settings": _peering_settings(peering.properties) if peering.properties else {},
+            "peeringState": _results.prop(peering, "peering_state"),
+            "provisioningState": _results.state(peering),
+        }
+        for peering in _peerings(vnet)
+    ]
+    return {
+        "addressPrefixes": list(existing_vnet(vnet).address_prefixes),
+        "provisioningState": _results.state(vnet),
+        "subnets": subnets,
+        "peerings": peerings,
+    }

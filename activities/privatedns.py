@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import azure.durable_functions as df
 
-from activities import _results, arm
-from provisioning import function_names, lazy_import
-
-if TYPE_CHECKING:
-    from provisioning import adoption, deletion, naming, ownership
-    from provisioning import contracts as c
-else:  # imported when a function first runs, not when the app is indexed (cold start)
-    adoption = lazy_import.module("provisioning.adoption")
-    c = lazy_import.module("provisioning.contracts")
-    deletion = lazy_import.module("provisioning.deletion")
-    naming = lazy_import.module("provisioning.naming")
-    ownership = lazy_import.module("provisioning.ownership")
+from activities import _results, adoption, arm, c, deletion, naming, ownership
+from provisioning import function_names
 
 bp = df.Blueprint()
 
@@ -38,18 +28,16 @@ def ensure_dns_zone_link(wanted: c.DnsLinkInput) -> dict[str, Any]:
     """
     from azure.core.exceptions import ResourceNotFoundError
 
-    node_rg, vnet_id, link_name, run_id = (
-        wanted.node_resource_group,
-        wanted.vnet_id,
-        wanted.link_name,
-        wanted.run_id,
-    )
+    node_rg, vnet_id = wanted.node_resource_group, wanted.vnet_id
+    link_name, run_id = wanted.link_name, wanted.run_id
     client = arm.privatedns(wanted.subscription_id)
     zone_name = adoption.private_dns_zone_name(wanted.private_fqdn)
     if zone_name is None:
-        zone_name, missing = _only_aks_zone(client, node_rg)
-        if missing is not None:
-            return missing
+        zones = _aks_zones(client, node_rg)
+        if len(zones) != 1:
+            found = f"found {len(zones)} AKS private zones ({', '.join(zones) or 'none'})"
+            return _zone_not_found(node_rg, found)
+        zone_name = zones[0]
     try:
         links = list(client.virtual_network_links.list(node_rg, zone_name))
     except ResourceNotFoundError:
@@ -61,15 +49,14 @@ def ensure_dns_zone_link(wanted: c.DnsLinkInput) -> dict[str, Any]:
     if named is not None and for_vnet is not named:
         problems.append(f"it links the vnet '{_linked_vnet(named)}', the setup needs '{vnet_id}'")
     action = ownership.action_from_tags(for_vnet.tags, run_id) if for_vnet is not None else ownership.CREATED
-    state = _link_state(for_vnet) if for_vnet is not None else None
+    state = _results.state(for_vnet) if for_vnet is not None else None
     if action != ownership.CREATED or for_vnet is not named:  # only our own link under our name is PUT again
         problems += adoption.failed_state_problems(state)
     if problems:
         shown = (named or for_vnet).name
         return _results.incompatible("private DNS zone link", f"{zone_name}/{shown}", problems)
     if for_vnet is not None and not adoption.is_failed(state):
-        registration = for_vnet.properties.registration_enabled if for_vnet.properties else None
-        if for_vnet is not named or not registration:
+        if for_vnet is not named or not _results.prop(for_vnet, "registration_enabled"):
             return _link_result(for_vnet, zone_name, action)
 
     def put() -> Any:
@@ -96,17 +83,10 @@ def ensure_dns_zone_link(wanted: c.DnsLinkInput) -> dict[str, Any]:
     return _link_result(link, zone_name, action)
 
 
-def _only_aks_zone(client: Any, node_rg: str) -> tuple[str, dict[str, Any] | None]:
-    """The one AKS private zone in the node resource group (no privateFQDN to read it from)."""
-    zones = [
-        zone.name
-        for zone in client.private_zones.list_by_resource_group(node_rg)
-        if ".privatelink." in zone.name and zone.name.endswith(AKS_ZONE_SUFFIX)
-    ]
-    if len(zones) != 1:
-        found = f"found {len(zones)} AKS private zones ({', '.join(zones) or 'none'})"
-        return "", _zone_not_found(node_rg, found)
-    return zones[0], None
+def _aks_zones(client: Any, node_rg: str) -> list[str]:
+    """The AKS private zones in the node resource group (a cluster with no privateFQDN to read it from)."""
+    names = [zone.name for zone in client.private_zones.list_by_resource_group(node_rg)]
+    return [name for name in names if ".privatelink." in name and name.endswith(AKS_ZONE_SUFFIX)]
 
 
 def _link_body(wanted: c.DnsLinkInput, kept_tags: dict[str, str] | None) -> Any:
@@ -125,23 +105,19 @@ def _link_body(wanted: c.DnsLinkInput, kept_tags: dict[str, str] | None) -> Any:
     )
 
 
-def _link_state(link: Any) -> str | None:
-    return _results.plain(link.properties.provisioning_state) if link.properties else None
-
-
 def _link_wrong(link: Any) -> str | None:
     """What is not right with a link after its PUT: its state, or its link state not Completed yet."""
-    wrong = _results.not_succeeded(_link_state(link))
+    wrong = _results.not_succeeded(_results.state(link))
     if wrong is not None:
         return wrong
-    link_state = _results.plain(link.properties.virtual_network_link_state)
+    link_state = _results.prop(link, "virtual_network_link_state")
     if (link_state or "").casefold() != adoption.LINK_COMPLETED.casefold():
         return f"its virtualNetworkLinkState is {link_state or 'unknown'}, not {adoption.LINK_COMPLETED}"
     return None
 
 
 def _linked_vnet(link: Any) -> str | None:
-    network = link.properties.virtual_network if link.properties else None
+    network = _results.prop(link, "virtual_network")
     return network.id if network else None
 
 
@@ -171,9 +147,7 @@ def _link_result(link: Any, zone_name: str, action: str) -> dict[str, Any]:
 
 def delete(subscription_id: str, resource_id: str, resource_type: str) -> c.DeleteOutput:
     """Delete the DNS zone link (rollback), waiting for the operation."""
-    from azure.mgmt.core.tools import parse_resource_id
-
-    parts = parse_resource_id(resource_id)
+    parts = arm.parse_id(resource_id)
     links = arm.privatedns(subscription_id).virtual_network_links
     links.begin_delete(parts["resource_group"], parts["name"], parts["child_name_1"]).result()
     return deletion.outcome(True)
@@ -193,11 +167,7 @@ def inspect_dns_links(payload: dict[str, Any]) -> dict[str, Any]:
     zone_name = adoption.private_dns_zone_name(payload.get("privateFqdn"))
     try:
         if zone_name is None:
-            zones = [
-                zone.name
-                for zone in client.private_zones.list_by_resource_group(node_rg)
-                if ".privatelink." in zone.name and zone.name.endswith(AKS_ZONE_SUFFIX)
-            ]
+            zones = _aks_zones(client, node_rg)
             zone_name = zones[0] if len(zones) == 1 else None
         links = list(client.virtual_network_links.list(node_rg, zone_name)) if zone_name else []
     except ResourceNotFoundError:
@@ -213,14 +183,10 @@ def inspect_dns_links(payload: dict[str, Any]) -> dict[str, Any]:
                     "type": LINK_TYPE,
                     "vnetId": _linked_vnet(link),
                     "tags": dict(link.tags or {}),
-                    "registrationEnabled": bool(link.properties.registration_enabled)
-                    if link.properties
-                    else False,
+                    "registrationEnabled": bool(_results.prop(link, "registration_enabled")),
                     # Failed/Canceled: the plan calls it a conflict, as for every other type.
-                    "provisioningState": _link_state(link),
-                    "virtualNetworkLinkState": _results.plain(link.properties.virtual_network_link_state)
-                    if link.properties
-                    else None,
+                    "provisioningState": _results.state(link),
+                    "virtualNetworkLinkState": _results.prop(link, "virtual_network_link_state"),
                 }
                 for link in links
             ],

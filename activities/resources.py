@@ -7,32 +7,26 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import azure.durable_functions as df
 
 from activities import (
     _results,
+    adoption,
     arm,
     authorization,
+    c,
     containerregistry,
     containerservice,
+    deletion,
+    errors,
     msi,
     network,
     privatedns,
 )
-from provisioning import function_names, lazy_import
-
-if TYPE_CHECKING:
-    from provisioning import adoption, deletion, errors
-    from provisioning import contracts as c
-    from provisioning import preflight as checks
-else:  # imported when a function first runs, not when the app is indexed (cold start)
-    adoption = lazy_import.module("provisioning.adoption")
-    c = lazy_import.module("provisioning.contracts")
-    deletion = lazy_import.module("provisioning.deletion")
-    errors = lazy_import.module("provisioning.errors")
-    checks = lazy_import.module("provisioning.preflight")
+from activities import preflight as checks
+from provisioning import function_names
 
 bp = df.Blueprint()
 
@@ -49,11 +43,6 @@ DELETERS: dict[str, Callable[[str, str, str], c.DeleteOutput]] = {
 }
 
 
-def find_resource_group(subscription_id: str, name: str) -> Any:
-    """The resource group, or None."""
-    return arm.get_or_none(arm.resources(subscription_id).resource_groups.get, name)
-
-
 @bp.function_name(function_names.PREFLIGHT)
 @bp.activity_trigger(input_name="payload")
 @_results.activity(function_names.PREFLIGHT)
@@ -64,7 +53,7 @@ def preflight(wanted: c.PreflightInput) -> dict[str, Any]:
     check = checks.checklist(wanted.request)
     sub, group = check.subscription_id, check.resource_group
     reads: list[tuple[str, Callable[[], Any]]] = [
-        (check.group_target, lambda: find_resource_group(sub, group)),
+        (check.group_target, lambda: arm.get_or_none(arm.resources(sub).resource_groups.get, group)),
         (check.identity_target, lambda: msi.find_identity(sub, group, check.identity_name)),
         *((vnet.target, lambda name=vnet.name: network.find_vnet(sub, group, name)) for vnet in check.vnets),
         (check.cluster_target, lambda: containerservice.find_cluster(sub, group, check.cluster_name)),
@@ -169,7 +158,7 @@ def _judge_registry(check: checks.Checklist, found: Any, problems: checks.Proble
             problems.add(error["code"], f"acr.name '{check.registry_name}'", error["message"])
         return
     sku, mode = containerregistry.registry_facts(registry)
-    rules = checks.registry_rules(sku, mode, containerregistry.registry_state(registry), detail)
+    rules = checks.registry_rules(sku, mode, _results.state(registry), detail)
     problems.incompatible("container registry", check.registry_name, rules)
 
 
@@ -184,11 +173,10 @@ def delete_resource(wanted: c.DeleteInput) -> dict[str, Any]:
     Idempotent: already gone (404) is done. Outputs `{"done": bool}`, plus `"busy": true` when the service
     refused because another operation on the resource still runs (wait, then call again)."""
     from azure.core.exceptions import ResourceNotFoundError
-    from azure.mgmt.core.tools import parse_resource_id
 
     resource_id, resource_type = wanted.id, wanted.type
     delete = DELETERS[deletion.service_for(resource_type)]
-    subscription_id = parse_resource_id(resource_id).get("subscription") or wanted.subscription_id
+    subscription_id = arm.parse_id(resource_id).get("subscription") or wanted.subscription_id
     try:
         outputs = delete(subscription_id, resource_id, resource_type)
     except ResourceNotFoundError:

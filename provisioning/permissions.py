@@ -1,27 +1,22 @@
 """What the app's own identity must be allowed to do for one request, where, and what to grant for it.
 
-Pure (no Azure calls):
-- `needs(request)`: every ARM action the run performs, with the scope it is performed at;
-- `missing(needs, grants)`: the needs the caller's grants do not allow, evaluated the way ARM does
-  (`roles.is_allowed`: an entry allows an action when one of its `actions` matches and none of the same
-  entry's `notActions` does; `*` matches any run of characters; case is ignored);
-- `plan(request)`: the least-privilege built-in role assignments that cover the needs, the equivalent custom
-  roles (only the actions the run uses) and the `az` commands that create and assign them. `python -m client
-  permissions` prints it; preflight names the role to grant for each missing action from it.
+Pure: `needs` lists every ARM action the run performs with its scope; `missing` evaluates the caller's
+grants against them the way ARM does (`roles.is_allowed`); `plan` gives the least-privilege built-in role
+assignments, the equivalent custom roles and the `az` commands (`python -m client permissions` prints it;
+preflight names the role to grant for each missing action from it).
 
-Scopes. Resource-group actions are performed on the request's group. The cluster's private DNS zone
-(topology peering) lives in the node resource group `MC_<rg>_<cluster>_<region>`, which AKS creates with the
-cluster: nothing can be granted on it before the run, so only a grant on the subscription (or above) reaches
-it. Role assignments at subscription scope (`identity.roleScope: subscription`), the registry-name check
-(`checkNameAvailability`) and the listing of the subscription's vnets (preflight's overlap check) are
-subscription calls; the last two are optional (`OPTIONAL_CHECKS`): without them preflight notes what it could
-not check and the run goes on.
+Scopes: the cluster's private DNS zone (topology peering) lives in the node resource group
+`MC_<rg>_<cluster>_<region>`, which AKS creates with the cluster, so only a grant on the subscription (or
+above) reaches it before the run. Role assignments at subscription scope (`identity.roleScope`), the
+registry-name check and the listing of the subscription's vnets are subscription calls; the last two are
+optional (`OPTIONAL_CHECKS`): without them preflight notes what it could not check and the run goes on.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -55,8 +50,7 @@ ROLE_ASSIGNMENT_CONDITION = (
 
 
 def assignment_command(principal: str, role_name: str, scope: str, writes_role_assignments: bool) -> str:
-    """`az role assignment create` for the app's identity; with the constrain-roles condition when the role
-    may write role assignments."""
+    """`az role assignment create` for the app's identity, constrained when the role may assign roles."""
     command = (
         f"az role assignment create --assignee-object-id {principal} "
         f'--assignee-principal-type ServicePrincipal --role "{role_name}" --scope {scope}'
@@ -64,6 +58,11 @@ def assignment_command(principal: str, role_name: str, scope: str, writes_role_a
     if writes_role_assignments:
         command += f' --condition "{ROLE_ASSIGNMENT_CONDITION}" --condition-version 2.0'
     return command
+
+
+def _camel_case(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """`scope_kind` -> `scopeKind`: the JSON the CLI and the plans endpoint print."""
+    return {re.sub(r"_(\w)", lambda m: m[1].upper(), key): value for key, value in fields.items()}
 
 
 @dataclass(frozen=True)
@@ -90,13 +89,7 @@ class Need:
         return f"resource group '{self.scope}'"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "action": self.action,
-            "scopeKind": self.scope_kind,
-            "scope": self.scope,
-            "grantScope": self.grant_scope,
-            "required": self.required,
-        }
+        return _camel_case(dataclasses.asdict(self))
 
 
 @dataclass(frozen=True)
@@ -127,14 +120,6 @@ class Target:
         )
 
     @property
-    def subscription_scope(self) -> str:
-        return naming.subscription_scope(self.subscription_id)
-
-    @property
-    def group_scope(self) -> str:
-        return naming.resource_group_scope(self.subscription_id, self.resource_group)
-
-    @property
     def node_group_scope(self) -> str:
         """The scope id of the group AKS will create; `<location>` stands in while the region is unknown."""
         region = self.location or "<location>"
@@ -144,28 +129,21 @@ class Target:
 
 def needs(request: Any, location: str | None = None) -> list[Need]:
     """Every action the run performs for `request` (a SetupRequest, its normalized dict or a Target), in a
-    stable order.
-
-    `location`: the resource group's region, when the request leaves the location to it (the node resource
-    group's name carries the region).
-    """
+    stable order. `location`: the resource group's, when the request leaves it to the group (the node
+    resource group's name carries the region)."""
     target = Target.of(request, location)
-    subscription, group = target.subscription_scope, target.group_scope
+    subscription = naming.subscription_scope(target.subscription_id)
+    group = naming.resource_group_scope(target.subscription_id, target.resource_group)
+    node_group = target.node_group_scope
     kind = topology.of(target.topology)
-    found = [Need(action, RESOURCE_GROUP, group, group) for action in kind.required_actions()]
-    if kind.separate_hopsworks_network:
-        node_group = target.node_group_scope
-        found += [
-            Need(action, NODE_RESOURCE_GROUP, node_group, subscription)
-            for action in roles.NODE_RESOURCE_GROUP_ACTIONS
-        ]
-    if target.role_scope == "subscription":
-        found += [
-            Need(action, SUBSCRIPTION, subscription, subscription)
-            for action in roles.SUBSCRIPTION_ROLE_ACTIONS
-        ]
-    found += [Need(action, SUBSCRIPTION, subscription, subscription, False) for action in OPTIONAL_CHECKS]
-    return found
+    node_actions = roles.NODE_RESOURCE_GROUP_ACTIONS if kind.separate_hopsworks_network else ()
+    role_actions = roles.SUBSCRIPTION_ROLE_ACTIONS if target.role_scope == "subscription" else ()
+    return [
+        *(Need(action, RESOURCE_GROUP, group, group) for action in kind.required_actions()),
+        *(Need(action, NODE_RESOURCE_GROUP, node_group, subscription) for action in node_actions),
+        *(Need(action, SUBSCRIPTION, subscription, subscription) for action in role_actions),
+        *(Need(action, SUBSCRIPTION, subscription, subscription, False) for action in OPTIONAL_CHECKS),
+    ]
 
 
 # Optional actions (subscription scope): what each lets preflight check ahead, and what decides without it.
@@ -213,19 +191,15 @@ class Grants:
         assignments: Iterable[tuple[str, Iterable[Mapping[str, object]]]] | None,
         principal_id: str | None = None,
     ) -> Grants:
-        """From what preflight reads: the permissions API's answer on the group, and the caller's role
-        assignments that apply there as (scope, permissions of the role). Only those assigned above the
-        group (subscription, management group, root) reach the subscription and the node resource group.
-        `assignments` None: they could not be listed."""
-        if assignments is None:
-            return cls(tuple(group_permissions), None, principal_id)
-        above = [
+        """`assignments`: the caller's role assignments that apply at the group, as (scope, permissions of
+        the role); None when they could not be listed."""
+        above = None if assignments is None else tuple(
             entry
             for scope, entries in assignments
             if not scope_contains(group_scope, scope)
             for entry in entries
-        ]
-        return cls(tuple(group_permissions), tuple(above), principal_id)
+        )
+        return cls(tuple(group_permissions), above, principal_id)
 
     def knows(self, need: Need) -> bool:
         return need.scope_kind == RESOURCE_GROUP or self.above_group is not None
@@ -288,11 +262,10 @@ def builtin_grants(all_needs: Iterable[Need]) -> list[RoleGrant]:
         others = [other for other in chosen if other is not grant]
         if all(any(other.reaches(need) for other in others) for need in required):
             chosen = others
-    order = {role.guid: index for index, role in enumerate(_DISPLAY_ORDER)}
-    chosen.sort(key=lambda grant: (-grant.scope.count("/"), order.get(grant.role.guid, len(order))))
+    chosen.sort(key=lambda grant: (-grant.scope.count("/"), _DISPLAY_ORDER.index(grant.role)))
     return [
-        RoleGrant(grant.role, grant.scope, tuple(_unique(n.action for n in required if grant.reaches(n))))
-        for grant in chosen
+        RoleGrant(g.role, g.scope, tuple(roles.unique(n.action for n in required if g.reaches(n))))
+        for g in chosen
     ]
 
 
@@ -304,16 +277,6 @@ _DISPLAY_ORDER = (
     roles.NETWORK_CONTRIBUTOR,
     roles.PRIVATE_DNS_ZONE_CONTRIBUTOR,
 )
-
-
-def _unique(actions: Iterable[str]) -> list[str]:
-    seen: set[str] = set()
-    out = []
-    for action in actions:
-        if action.casefold() not in seen:
-            seen.add(action.casefold())
-            out.append(action)
-    return out
 
 
 @dataclass(frozen=True)
@@ -351,31 +314,21 @@ def custom_roles(all_needs: Iterable[Need], resource_group: str, subscription_id
     allows there) and, when needed, the subscription's."""
     required = [need for need in all_needs if need.required]
     group_scopes = {need.grant_scope for need in required if need.scope_kind == RESOURCE_GROUP}
-    subscription_actions = _unique(n.action for n in required if n.grant_scope not in group_scopes)
-    above = {action.casefold() for action in subscription_actions}
+    above = [need for need in required if need.grant_scope not in group_scopes]
+    subscription_actions = tuple(roles.unique(need.action for need in above))
+    folded = {action.casefold() for action in subscription_actions}
     names = {"resource_group": resource_group, "subscription_id": subscription_id}
     found = [
-        CustomRole(
-            CUSTOM_ROLE_NAME.format(**names),
-            scope,
-            tuple(_unique(n.action for n in required if n.grant_scope == scope and _not_in(n.action, above))),
-        )
+        CustomRole(CUSTOM_ROLE_NAME.format(**names), scope, tuple(roles.unique(
+            n.action for n in required if n.grant_scope == scope and n.action.casefold() not in folded
+        )))
         for scope in sorted(group_scopes)
     ]
-    subscription_scopes = sorted({n.grant_scope for n in required if n.grant_scope not in group_scopes})
     found += [
-        CustomRole(
-            CUSTOM_SUBSCRIPTION_ROLE_NAME.format(**names),
-            scope,
-            tuple(subscription_actions),
-        )
-        for scope in subscription_scopes
+        CustomRole(CUSTOM_SUBSCRIPTION_ROLE_NAME.format(**names), scope, subscription_actions)
+        for scope in sorted({need.grant_scope for need in above})
     ]
     return [role for role in found if role.actions]
-
-
-def _not_in(action: str, folded: set[str]) -> bool:
-    return action.casefold() not in folded
 
 
 # ---------------------------------------------------------------- the plan the CLI prints
@@ -383,10 +336,7 @@ def _not_in(action: str, folded: set[str]) -> bool:
 
 @dataclass(frozen=True)
 class PermissionPlan:
-    subscription_id: str
-    resource_group: str
-    topology: str
-    role_scope: str
+    target: Target
     needs: tuple[Need, ...]
     builtin: tuple[RoleGrant, ...]
     custom: tuple[CustomRole, ...]
@@ -404,13 +354,12 @@ class PermissionPlan:
 
     def az_commands(self, principal: str = PRINCIPAL_PLACEHOLDER) -> list[str]:
         """Shell commands that create the custom roles and assign them to the app's identity."""
-        commands = []
-        for role in self.custom:
-            commands.append(f"az role definition create --role-definition @{role.file_name}")
-        for role in self.custom:
-            writes = any(a.casefold() == ROLE_ASSIGNMENT_WRITE.casefold() for a in role.actions)
-            commands.append(assignment_command(principal, role.name, role.scope, writes))
-        return commands
+        write = ROLE_ASSIGNMENT_WRITE.casefold()
+        created = [f"az role definition create --role-definition @{role.file_name}" for role in self.custom]
+        return created + [
+            assignment_command(principal, role.name, role.scope, write in map(str.casefold, role.actions))
+            for role in self.custom
+        ]
 
     def builtin_az_commands(self, principal: str = PRINCIPAL_PLACEHOLDER) -> list[str]:
         return [
@@ -420,10 +369,10 @@ class PermissionPlan:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "subscriptionId": self.subscription_id,
-            "resourceGroup": self.resource_group,
-            "topology": self.topology,
-            "roleScope": self.role_scope,
+            "subscriptionId": self.target.subscription_id,
+            "resourceGroup": self.target.resource_group,
+            "topology": self.target.topology,
+            "roleScope": self.target.role_scope,
             "builtInRoleAssignments": [grant.to_dict() for grant in self.builtin],
             "customRoles": [role.to_dict() for role in self.custom],
             "azCommands": {"customRoles": self.az_commands(), "builtInRoles": self.builtin_az_commands()},
@@ -436,10 +385,7 @@ def plan(request: Any, location: str | None = None) -> PermissionPlan:
     target = Target.of(request, location)
     found = needs(target)
     return PermissionPlan(
-        subscription_id=target.subscription_id,
-        resource_group=target.resource_group,
-        topology=target.topology,
-        role_scope=target.role_scope,
+        target,
         needs=tuple(found),
         builtin=tuple(builtin_grants(found)),
         custom=tuple(custom_roles(found, target.resource_group, target.subscription_id)),
@@ -489,17 +435,17 @@ def check_grants(request: Any, grants: Grants, location: str | None = None) -> F
 
 def render_text(permission_plan: PermissionPlan, principal: str = PRINCIPAL_PLACEHOLDER) -> str:
     """The plan for a person: the role assignments, the custom roles with their `az` commands, the actions."""
-    p = permission_plan
+    p, target = permission_plan, permission_plan.target
     lines = [
-        f"Permissions the app's identity needs for resource group '{p.resource_group}' "
-        f"(topology {p.topology}, identity.roleScope {p.role_scope})",
+        f"Permissions the app's identity needs for resource group '{target.resource_group}' "
+        f"(topology {target.topology}, identity.roleScope {target.role_scope})",
         "",
         "Built-in role assignments (least privilege with built-in roles):",
     ]
     width = max(len(grant.role.name) for grant in p.builtin)
     lines += [f"  {grant.role.name.ljust(width)}  on {grant.scope}" for grant in p.builtin]
-    if any(need.scope_kind == NODE_RESOURCE_GROUP for need in p.needs):
-        node = next(need for need in p.needs if need.scope_kind == NODE_RESOURCE_GROUP)
+    node = next((need for need in p.needs if need.scope_kind == NODE_RESOURCE_GROUP), None)
+    if node is not None:
         lines.append(
             "  (the subscription grant is for the cluster's private DNS zone in "
             f"{node.scope.rsplit('/', 1)[-1]}: AKS creates that group with the cluster, so no narrower grant "

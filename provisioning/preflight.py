@@ -8,6 +8,7 @@ reports exactly what the steps would refuse.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -78,27 +79,18 @@ def checklist(request: Mapping[str, Any]) -> Checklist:
     subscription_id, resource_group = request["subscriptionId"], request["resourceGroup"]
     aks = request["aks"]
     kind = topology.of(request["topology"])
-    aks_subnets = [(subnet.name, subnet.prefix) for subnet in kind.aks_subnets(request)]
+    vnet_id = functools.partial(naming.resource_id, subscription_id, resource_group, VNET_TYPE)
+    aks_subnets = tuple((subnet.name, subnet.prefix) for subnet in kind.aks_subnets(request))
+    vnets = [WantedVnet(aks["vnetName"], aks["addressSpace"], aks_subnets, True)]
     network = request["hopsworksNetwork"] if kind.separate_hopsworks_network else None
-    aks_peering = hopsworks_peering = None
     if network:
         on_hopsworks, on_aks = naming.peering_names(network["vnetName"], aks["vnetName"])
-        vnet_id = functools.partial(naming.resource_id, subscription_id, resource_group, VNET_TYPE)
-        aks_peering = (on_aks, vnet_id(network["vnetName"]))
-        hopsworks_peering = (on_hopsworks, vnet_id(aks["vnetName"]))
-    vnets = [
-        WantedVnet(aks["vnetName"], aks["addressSpace"], tuple(aks_subnets), True, aks_peering)
-    ]
-    if network:
-        vnets.append(
-            WantedVnet(
-                network["vnetName"],
-                network["addressSpace"],
-                ((network["subnetName"], network["subnetPrefix"]),),
-                False,
-                hopsworks_peering,
-            )
-        )
+        hopsworks_subnets = ((network["subnetName"], network["subnetPrefix"]),)
+        vnets = [
+            dataclasses.replace(vnets[0], peering=(on_aks, vnet_id(network["vnetName"]))),
+            WantedVnet(network["vnetName"], network["addressSpace"], hopsworks_subnets, False,
+                       (on_hopsworks, vnet_id(aks["vnetName"]))),
+        ]
     return Checklist(
         subscription_id=subscription_id,
         resource_group=resource_group,
@@ -107,9 +99,7 @@ def checklist(request: Mapping[str, Any]) -> Checklist:
         identity_name=request["identity"]["name"],
         vnets=tuple(vnets),
         cluster_name=aks["name"],
-        node_subnet_id=naming.resource_id(
-            subscription_id, resource_group, VNET_TYPE, aks["vnetName"], "subnets", aks["nodeSubnetName"]
-        ),
+        node_subnet_id=vnet_id(aks["vnetName"], "subnets", aks["nodeSubnetName"]),
         service_cidr=aks["serviceCidr"],
         dns_service_ip=aks["dnsServiceIp"],
         registry_name=request["acr"]["name"],
@@ -182,13 +172,8 @@ def peering_rules(
 
 
 def cluster_rules(existing: adoption.ExistingCluster, location: str | None, check: Checklist) -> list[str]:
-    return adoption.cluster_problems(
-        existing,
-        wanted_location=location,
-        node_subnet_id=check.node_subnet_id,
-        service_cidr=check.service_cidr,
-        dns_service_ip=check.dns_service_ip,
-    )
+    return adoption.cluster_problems(existing, wanted_location=location, node_subnet_id=check.node_subnet_id,
+                                     service_cidr=check.service_cidr, dns_service_ip=check.dns_service_ip)
 
 
 def registry_rules(
@@ -197,8 +182,7 @@ def registry_rules(
     state: str | None,
     soft_delete_policies: Mapping[str, object] | None,
 ) -> list[str]:
-    rules = adoption.registry_problems(sku, role_assignment_mode)
-    rules += adoption.failed_state_problems(state)
+    rules = adoption.registry_problems(sku, role_assignment_mode) + adoption.failed_state_problems(state)
     if adoption.soft_delete_enabled(soft_delete_policies):
         rules.append(adoption.SOFT_DELETE_PROBLEM)
     return rules
@@ -241,8 +225,7 @@ def overlap_problems(
         if wanted.peering is None:
             continue
         space = cidr.parse_cidr(wanted.space)
-        peer_id = wanted.peering[1].rstrip("/").casefold()
-        for other, relation in _peer_and_its_peers(peer_id, others):
+        for other, relation in _peer_and_its_peers(_id_key(wanted.peering[1]), others):
             clashing = [prefix for prefix in other.address_prefixes if _overlaps(space, prefix)]
             if clashing:
                 problems.add(
@@ -258,21 +241,21 @@ def _peer_and_its_peers(
     peer_id: str, others: Sequence[SubscriptionVnet]
 ) -> list[tuple[SubscriptionVnet, str]]:
     """The existing vnet a new one will be peered with, and the vnets already peered with it (either side)."""
-    by_id = {other.id.rstrip("/").casefold(): other for other in others}
+    by_id = {_id_key(other.id): other for other in others}
     peer = by_id.get(peer_id)
     if peer is None:
         return []
-    found = [(peer, "which it will be peered with")]
-    linked = {remote.rstrip("/").casefold() for remote in peer.peered_with}
-    linked |= {key for key, other in by_id.items() if peer_id in _folded(other.peered_with)}
+    linked = {_id_key(remote) for remote in peer.peered_with}
+    linked |= {key for key, other in by_id.items() if peer_id in map(_id_key, other.peered_with)}
     linked.discard(peer_id)
-    relation = f"which is already peered with '{peer.name}'"
-    found += [(by_id[key], relation) for key in sorted(linked) if key in by_id]
-    return found
+    already = f"which is already peered with '{peer.name}'"
+    return [(peer, "which it will be peered with")] + [
+        (by_id[key], already) for key in sorted(linked) if key in by_id
+    ]
 
 
-def _folded(ids: Sequence[str]) -> set[str]:
-    return {rid.rstrip("/").casefold() for rid in ids}
+def _id_key(resource_id: str) -> str:
+    return resource_id.rstrip("/").casefold()
 
 
 def overlap_unchecked(problems: Problems, failure: Mapping[str, Any]) -> None:

@@ -1,6 +1,6 @@
 """Built-in role definitions the guide uses, and the ARM actions the app itself needs.
 
-`missing_actions` implements ARM's evaluation of a permissions list (the answer of
+`is_allowed` implements ARM's evaluation of a permissions list (the answer of
 `GET .../providers/Microsoft.Authorization/permissions`): an action is allowed when some entry's `actions`
 match it and that same entry's `notActions` do not. `*` matches any run of characters, case-insensitively.
 """
@@ -117,38 +117,32 @@ PRINCIPAL_TYPE_SERVICE_PRINCIPAL = "ServicePrincipal"
 
 # ---------------------------------------------------------------- what the app's own identity must be allowed
 
+
+def _read_write_delete(*resource_types: str) -> tuple[str, ...]:
+    return tuple(f"{kind}/{verb}" for kind in resource_types for verb in ("read", "write", "delete"))
+
 # Actions on the request's resource group, for every topology. Reads let the app find existing work,
 # writes create it, deletes roll back. `subnets/join/action` is checked by AKS when a cluster is put in a
 # subnet the caller names (bring-your-own vnet).
 RESOURCE_GROUP_ACTIONS: tuple[str, ...] = (
     "Microsoft.Resources/subscriptions/resourceGroups/read",
-    "Microsoft.ManagedIdentity/userAssignedIdentities/read",
-    "Microsoft.ManagedIdentity/userAssignedIdentities/write",
-    "Microsoft.ManagedIdentity/userAssignedIdentities/delete",
-    "Microsoft.Authorization/roleAssignments/read",
-    "Microsoft.Authorization/roleAssignments/write",
-    "Microsoft.Authorization/roleAssignments/delete",
-    "Microsoft.Network/virtualNetworks/read",
-    "Microsoft.Network/virtualNetworks/write",
-    "Microsoft.Network/virtualNetworks/delete",
-    "Microsoft.Network/virtualNetworks/subnets/read",
-    "Microsoft.Network/virtualNetworks/subnets/write",
-    "Microsoft.Network/virtualNetworks/subnets/delete",
+    *_read_write_delete(
+        "Microsoft.ManagedIdentity/userAssignedIdentities",
+        "Microsoft.Authorization/roleAssignments",
+        "Microsoft.Network/virtualNetworks",
+        "Microsoft.Network/virtualNetworks/subnets",
+    ),
     "Microsoft.Network/virtualNetworks/subnets/join/action",
-    "Microsoft.ContainerService/managedClusters/read",
-    "Microsoft.ContainerService/managedClusters/write",
-    "Microsoft.ContainerService/managedClusters/delete",
-    "Microsoft.ContainerRegistry/registries/read",
-    "Microsoft.ContainerRegistry/registries/write",
-    "Microsoft.ContainerRegistry/registries/delete",
+    *_read_write_delete(
+        "Microsoft.ContainerService/managedClusters",
+        "Microsoft.ContainerRegistry/registries",
+    ),
 )
 
 # Extra actions on the request's resource group for topology "peering": both peerings and linking the
 # Hopsworks vnet to the cluster's private DNS zone (`virtualNetworks/join/action` on the linked vnet).
 PEERING_RESOURCE_GROUP_ACTIONS: tuple[str, ...] = (
-    "Microsoft.Network/virtualNetworks/virtualNetworkPeerings/read",
-    "Microsoft.Network/virtualNetworks/virtualNetworkPeerings/write",
-    "Microsoft.Network/virtualNetworks/virtualNetworkPeerings/delete",
+    *_read_write_delete("Microsoft.Network/virtualNetworks/virtualNetworkPeerings"),
     "Microsoft.Network/virtualNetworks/peer/action",
     "Microsoft.Network/virtualNetworks/join/action",
 )
@@ -158,17 +152,11 @@ PEERING_RESOURCE_GROUP_ACTIONS: tuple[str, ...] = (
 # reaches it ahead of the run; preflight checks them against those grants (provisioning.permissions).
 NODE_RESOURCE_GROUP_ACTIONS: tuple[str, ...] = (
     "Microsoft.Network/privateDnsZones/read",
-    "Microsoft.Network/privateDnsZones/virtualNetworkLinks/read",
-    "Microsoft.Network/privateDnsZones/virtualNetworkLinks/write",
-    "Microsoft.Network/privateDnsZones/virtualNetworkLinks/delete",
+    *_read_write_delete("Microsoft.Network/privateDnsZones/virtualNetworkLinks"),
 )
 
 # Needed at subscription scope when `identity.roleScope` is `subscription`.
-SUBSCRIPTION_ROLE_ACTIONS: tuple[str, ...] = (
-    "Microsoft.Authorization/roleAssignments/read",
-    "Microsoft.Authorization/roleAssignments/write",
-    "Microsoft.Authorization/roleAssignments/delete",
-)
+SUBSCRIPTION_ROLE_ACTIONS: tuple[str, ...] = _read_write_delete("Microsoft.Authorization/roleAssignments")
 
 # Used at subscription scope when allowed, not needed: without it the registry name is not checked ahead
 # and the registry create's own AlreadyInUse decides.
@@ -195,43 +183,35 @@ def action_matches(pattern: str, action: str) -> bool:
     return _pattern(pattern).fullmatch(action) is not None
 
 
-def _strings(value: object) -> list[str]:
-    if isinstance(value, list | tuple):
-        return [item for item in value if isinstance(item, str)]
-    return []
-
-
-def _entry_field(entry: Mapping[str, object], camel: str, snake: str) -> list[str]:
-    return _strings(entry.get(camel, entry.get(snake)))
+def _any_matches(patterns: object, action: str) -> bool:
+    """Only a list of strings holds patterns: anything else in an entry matches nothing."""
+    return isinstance(patterns, list | tuple) and any(
+        isinstance(pattern, str) and action_matches(pattern, action) for pattern in patterns
+    )
 
 
 def is_allowed(action: str, permissions: Iterable[Mapping[str, object]]) -> bool:
-    for entry in permissions:
-        if not isinstance(entry, Mapping):
-            continue
-        actions = _entry_field(entry, "actions", "actions")
-        not_actions = _entry_field(entry, "notActions", "not_actions")
-        if any(action_matches(p, action) for p in actions) and not any(
-            action_matches(p, action) for p in not_actions
-        ):
-            return True
-    return False
+    """See the module docstring; snake_case keys from SDK models are accepted too."""
+    return any(
+        isinstance(entry, Mapping)
+        and _any_matches(entry.get("actions"), action)
+        and not _any_matches(entry.get("notActions", entry.get("not_actions")), action)
+        for entry in permissions
+    )
+
+
+def unique(actions: Iterable[str]) -> list[str]:
+    """`actions` in order, each once (action names ignore case)."""
+    first: dict[str, str] = {}
+    for action in actions:
+        first.setdefault(action.casefold(), action)
+    return list(first.values())
 
 
 def missing_actions(required: Iterable[str], permissions: Iterable[Mapping[str, object]]) -> list[str]:
     """The actions of `required` (in order, without repeats) that `permissions` do not allow.
 
-    `permissions` is the permissions API's `value` list: `[{"actions": [...], "notActions": [...]}]`
-    (snake_case keys from SDK models are accepted too).
+    `permissions` is the permissions API's `value` list: `[{"actions": [...], "notActions": [...]}]`.
     """
     entries = list(permissions)
-    missing: list[str] = []
-    seen: set[str] = set()
-    for action in required:
-        key = action.casefold()
-        if key in seen:
-            continue
-        seen.add(key)
-        if not is_allowed(action, entries):
-            missing.append(action)
-    return missing
+    return [action for action in unique(required) if not is_allowed(action, entries)]

@@ -124,27 +124,6 @@ class NotPutRight(Exception):
         self.result = result
 
 
-def failed_state(
-    kind: str,
-    resource_id: str,
-    detail: str,
-    *,
-    transient: bool,
-    resources: list[dict[str, str]] | None = None,
-) -> Result:
-    """ResourceFailedState naming the resource; `resources` are this run's, reported so rollback sees them."""
-    result = error(
-        RESOURCE_FAILED_STATE,
-        f"{kind} '{resource_id}' was left Failed or Canceled by an earlier operation and could not be put "
-        f"right: {detail}",
-        transient=transient,
-        resourceId=resource_id,
-    )
-    if resources:
-        result["resources"] = list(resources)
-    return result
-
-
 def not_succeeded(state: Any) -> str | None:
     """What is wrong with a resource whose operation answered, judged by its provisioningState."""
     state = plain(state)
@@ -169,37 +148,42 @@ def put_right(
         made = put()
     except AzureError as exc:
         failure = errors.classify(exc)
-        detail = f"{failure.code}: {failure.message}"
-        raise NotPutRight(
-            failed_state(kind, resource_id, detail, transient=failure.transient, resources=resources)
-        ) from exc
-    problem = wrong(made)
-    if problem is not None:
-        raise NotPutRight(failed_state(kind, resource_id, problem, transient=True, resources=resources))
-    return made
+        problem, transient, cause = f"{failure.code}: {failure.message}", failure.transient, exc
+    else:
+        problem, transient, cause = wrong(made), True, None
+        if problem is None:
+            return made
+    result = error(
+        RESOURCE_FAILED_STATE,
+        f"{kind} '{resource_id}' was left Failed or Canceled by an earlier operation and could not be put "
+        f"right: {problem}",
+        transient=transient,
+        resourceId=resource_id,
+    )
+    if resources:  # this run's: reported so that rollback sees them
+        result["resources"] = list(resources)
+    raise NotPutRight(result) from cause
 
 
 # ---------------------------------------------------------------- the adapter every activity goes through
 
 
-def activity(
-    name: str,
-) -> Callable[[Callable[[InputT], Result]], Callable[[dict[str, Any]], Result]]:
-    """The Durable boundary of the activity `name`: the input dict is parsed into its contract
-    (`contracts.INPUTS[name]`; a wrong or missing key is a bug in the caller: raised, reported as
-    ActivityCrashed), then the body runs under `arm_activity`. The registered function keeps the plain
-    `(payload: dict) -> dict` signature the Functions host binds. Named, not typed, here: the contracts are
-    imported when the activity first runs (cold start)."""
+def registered(bp: Any, name: str) -> Callable[[Callable[[InputT], Result]], Any]:
+    """Register the body of the activity `name` on the blueprint `bp` under that function name, behind its
+    Durable boundary: the input dict is parsed into its contract (`contracts.INPUTS[name]`; a wrong or
+    missing key is a bug in the caller: raised, reported as ActivityCrashed), then the body runs under
+    `arm_activity`. The registered function keeps the plain `(payload: dict) -> dict` signature the Functions
+    host binds. Named, not typed: the contracts are imported when the activity first runs (cold start)."""
 
-    def wrap(body: Callable[[InputT], Result]) -> Callable[[dict[str, Any]], Result]:
+    def register(body: Callable[[InputT], Result]) -> Any:
         def parsed(payload: dict[str, Any]) -> Result:
             return body(c.parse_input(name, payload))  # type: ignore[arg-type]
 
         parsed.__name__, parsed.__qualname__, parsed.__doc__ = body.__name__, body.__qualname__, body.__doc__
         parsed.__module__ = body.__module__
-        return arm_activity(parsed)
+        return bp.function_name(name)(bp.activity_trigger(input_name="payload")(arm_activity(parsed)))
 
-    return wrap
+    return register
 
 
 def arm_activity(body: Callable[[dict[str, Any]], Result]) -> Callable[[dict[str, Any]], Result]:

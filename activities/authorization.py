@@ -17,9 +17,7 @@ bp = df.Blueprint()
 ROLE_ASSIGNMENT_TYPE = "Microsoft.Authorization/roleAssignments"
 
 
-@bp.function_name(function_names.ENSURE_ROLE_ASSIGNMENT)
-@bp.activity_trigger(input_name="payload")
-@_results.activity(function_names.ENSURE_ROLE_ASSIGNMENT)
+@_results.registered(bp, function_names.ENSURE_ROLE_ASSIGNMENT)
 def ensure_role_assignment(wanted: c.RoleAssignmentInput) -> dict[str, Any]:
     """PUT the assignment under its deterministic name (uuid5 of scope, role, principal), unless it is there.
 

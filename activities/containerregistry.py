@@ -18,9 +18,7 @@ REGISTRY_TYPE = "Microsoft.ContainerRegistry/registries"
 SOFT_DELETE_API_VERSION = "2023-11-01-preview"
 
 
-@bp.function_name(function_names.ENSURE_REGISTRY)
-@bp.activity_trigger(input_name="payload")
-@_results.activity(function_names.ENSURE_REGISTRY)
+@_results.registered(bp, function_names.ENSURE_REGISTRY)
 def ensure_registry(wanted: c.RegistryInput) -> dict[str, Any]:
     """Adopt a compatible registry of that name in the RG; otherwise check the (global) name and create it
     Premium, legacy role-assignment mode (ABAC mode would ignore AcrPull/AcrPush/AcrDelete), admin off."""
@@ -132,9 +130,7 @@ def _registry_result(registry: Any, action: str) -> dict[str, Any]:
     return _results.ok([_results.resource(registry.id, REGISTRY_TYPE, action)], output)
 
 
-@bp.function_name(function_names.ENSURE_RETENTION_POLICY)
-@bp.activity_trigger(input_name="payload")
-@_results.activity(function_names.ENSURE_RETENTION_POLICY)
+@_results.registered(bp, function_names.ENSURE_RETENTION_POLICY)
 def ensure_retention_policy(wanted: c.RetentionInput) -> dict[str, Any]:
     """Retention of untagged manifests: `days`, enabled. PATCHes only when different, and sends the registry's
     other policies back as they were (only retentionPolicy changes)."""

@@ -16,9 +16,7 @@ CLUSTER_TYPE = "Microsoft.ContainerService/managedClusters"
 SYSTEM_POOL_NAME = "system"
 
 
-@bp.function_name(function_names.BEGIN_AKS_CLUSTER)
-@bp.activity_trigger(input_name="payload")
-@_results.activity(function_names.BEGIN_AKS_CLUSTER)
+@_results.registered(bp, function_names.BEGIN_AKS_CLUSTER)
 def begin_aks_cluster(wanted: c.BeginClusterInput) -> dict[str, Any]:
     """Start creating the cluster exactly as the guide configures it; never wait for it.
 
@@ -105,9 +103,7 @@ def _cluster_started(cluster: Any, action: str) -> dict[str, Any]:
     return _results.ok([_results.resource(cluster.id, CLUSTER_TYPE, action)], output)
 
 
-@bp.function_name(function_names.GET_AKS_CLUSTER)
-@bp.activity_trigger(input_name="payload")
-@_results.activity(function_names.GET_AKS_CLUSTER)
+@_results.registered(bp, function_names.GET_AKS_CLUSTER)
 def get_aks_cluster(wanted: c.GetClusterInput) -> dict[str, Any]:
     """Read the cluster (no write): its state and, once there, the identities, node RG and private FQDN.
 

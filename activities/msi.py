@@ -14,9 +14,7 @@ bp = df.Blueprint()
 IDENTITY_TYPE = "Microsoft.ManagedIdentity/userAssignedIdentities"
 
 
-@bp.function_name(function_names.ENSURE_IDENTITY)
-@bp.activity_trigger(input_name="payload")
-@_results.activity(function_names.ENSURE_IDENTITY)
+@_results.registered(bp, function_names.ENSURE_IDENTITY)
 def ensure_identity(wanted: c.IdentityInput) -> dict[str, Any]:
     """GET the identity; create it when absent; adopt it when it is in the requested location."""
     resource_group, name, run_id = wanted.resource_group, wanted.name, wanted.run_id

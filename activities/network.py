@@ -29,17 +29,13 @@ PEERING_ATTRIBUTES = {
 }
 
 
-@bp.function_name(function_names.ENSURE_AKS_NETWORK)
-@bp.activity_trigger(input_name="payload")
-@_results.activity(function_names.ENSURE_AKS_NETWORK)
+@_results.registered(bp, function_names.ENSURE_AKS_NETWORK)
 def ensure_aks_network(wanted: c.AksNetworkInput) -> dict[str, Any]:
     """The AKS vnet with the node subnet (and, for topology subnet, the Hopsworks subnet)."""
     return _ensure_vnet(wanted, [(subnet.name, subnet.prefix) for subnet in wanted.subnets])
 
 
-@bp.function_name(function_names.ENSURE_HOPSWORKS_NETWORK)
-@bp.activity_trigger(input_name="payload")
-@_results.activity(function_names.ENSURE_HOPSWORKS_NETWORK)
+@_results.registered(bp, function_names.ENSURE_HOPSWORKS_NETWORK)
 def ensure_hopsworks_network(wanted: c.HopsworksNetworkInput) -> dict[str, Any]:
     """The Hopsworks vnet and its one subnet (topology peering)."""
     result = _ensure_vnet(wanted, [(wanted.subnet_name, wanted.subnet_prefix)])
@@ -76,11 +72,12 @@ def _ensure_vnet(wanted: VnetInput, wanted_subnets: list[tuple[str, str]]) -> di
 
     existed_before = wanted.existed_before
     vnet_action = ownership.action_from_tags(vnet.tags, run_id)
+    subnet_ids = _subnet_ids(vnet)
     # Subnets carry no tags: those of a vnet this run made count as this run's, others as found, unless
     # preflight's snapshot says otherwise.
     subnet_actions = {
         name.casefold(): ownership.action_from_snapshot(subnet_id, existed_before, vnet_action)
-        for name, subnet_id in _subnet_ids(vnet).items()
+        for name, subnet_id in subnet_ids.items()
     }
     plan = adoption.plan_existing_vnet(
         existing_vnet(vnet),
@@ -92,15 +89,14 @@ def _ensure_vnet(wanted: VnetInput, wanted_subnets: list[tuple[str, str]]) -> di
     )
     if plan.problems:
         return _results.incompatible("virtual network", vnet_name, plan.problems)
-    subnet_ids = _subnet_ids(vnet)
     if plan.put_vnet_again:
         vnet = _put_vnet_again(client, wanted, vnet, plan.missing_subnets, vnet_action)
         subnet_ids = _subnet_ids(vnet)
     else:
         folded = {name.casefold(): subnet_id for name, subnet_id in subnet_ids.items()}
         for name, prefix in plan.failed_subnets:
-            _put_subnet_again(client, resource_group, vnet_name, name, prefix, folded[name.casefold()])
-        subnet_ids.update(_add_subnets(client, resource_group, vnet_name, plan.missing_subnets))
+            _put_subnet_again(client, wanted, name, prefix, folded[name.casefold()])
+        subnet_ids.update(_add_subnets(client, wanted, plan.missing_subnets))
     subnet_actions.update({name.casefold(): ownership.CREATED for name, _ in plan.missing_subnets})
     wanted_ids = _by_wanted_name(subnet_ids, wanted_subnets)
     resources = [_results.resource(vnet.id, VNET_TYPE, vnet_action)] + [
@@ -163,21 +159,18 @@ def _vnet_wrong(vnet: Any) -> str | None:
     return None
 
 
-def _subnet_put(
-    client: Any, resource_group: str, vnet_name: str, name: str, prefix: str
-) -> Callable[[], Any]:
+def _subnet_put(client: Any, wanted: VnetInput, name: str, prefix: str) -> Callable[[], Any]:
     """The PUT of one subnet (waits for its operation)."""
     from azure.mgmt.network import models
 
     body = models.Subnet(properties=models.SubnetPropertiesFormat(address_prefix=prefix))
-    return lambda: client.subnets.begin_create_or_update(resource_group, vnet_name, name, body).result()
+    group, vnet_name = wanted.resource_group, wanted.vnet_name
+    return lambda: client.subnets.begin_create_or_update(group, vnet_name, name, body).result()
 
 
-def _put_subnet_again(
-    client: Any, resource_group: str, vnet_name: str, name: str, prefix: str, subnet_id: str
-) -> None:
+def _put_subnet_again(client: Any, wanted: VnetInput, name: str, prefix: str, subnet_id: str) -> None:
     _results.put_right(
-        _subnet_put(client, resource_group, vnet_name, name, prefix),
+        _subnet_put(client, wanted, name, prefix),
         kind="subnet",
         resource_id=subnet_id,
         wrong=lambda subnet: _results.not_succeeded(_results.state(subnet)),
@@ -185,15 +178,14 @@ def _put_subnet_again(
     )
 
 
-def _add_subnets(
-    client: Any, resource_group: str, vnet_name: str, missing: list[tuple[str, str]]
-) -> dict[str, str]:
+def _add_subnets(client: Any, wanted: VnetInput, missing: list[tuple[str, str]]) -> dict[str, str]:
     """One PUT after the other (concurrent writes to one vnet conflict); the new subnets' ids by name."""
+    group, vnet_name = wanted.resource_group, wanted.vnet_name
     made: dict[str, str] = {}
     for name, prefix in missing:
         subnet = _results.create(
-            _subnet_put(client, resource_group, vnet_name, name, prefix),
-            lookup=lambda name=name: arm.get_or_none(client.subnets.get, resource_group, vnet_name, name),
+            _subnet_put(client, wanted, name, prefix),
+            lookup=lambda name=name: arm.get_or_none(client.subnets.get, group, vnet_name, name),
             resource_type=SUBNET_TYPE,
         )
         made[name] = subnet.id
@@ -254,9 +246,7 @@ def _by_wanted_name(subnet_ids: dict[str, str], wanted: list[tuple[str, str]]) -
     return {name: folded[name.casefold()] for name, _ in wanted}
 
 
-@bp.function_name(function_names.ENSURE_PEERING)
-@bp.activity_trigger(input_name="payload")
-@_results.activity(function_names.ENSURE_PEERING)
+@_results.registered(bp, function_names.ENSURE_PEERING)
 def ensure_peering(wanted: c.PeeringInput) -> dict[str, Any]:
     """One side of the peering, on `vnetName` towards `remoteVnetId`, with the guide's settings.
 

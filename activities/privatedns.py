@@ -15,9 +15,7 @@ LINK_TYPE = "Microsoft.Network/privateDnsZones/virtualNetworkLinks"
 AKS_ZONE_SUFFIX = ".azmk8s.io"
 
 
-@bp.function_name(function_names.ENSURE_DNS_ZONE_LINK)
-@bp.activity_trigger(input_name="payload")
-@_results.activity(function_names.ENSURE_DNS_ZONE_LINK)
+@_results.registered(bp, function_names.ENSURE_DNS_ZONE_LINK)
 def ensure_dns_zone_link(wanted: c.DnsLinkInput) -> dict[str, Any]:
     """Link the zone AKS made in the node resource group to `vnetId`, registration off, location global; done
     when the link is Succeeded and its virtualNetworkLinkState Completed.

@@ -33,19 +33,14 @@ bp = df.Blueprint()
 # The reads run side by side: each is one or two ARM GETs, and none needs another's answer.
 PREFLIGHT_READERS = 9
 
+# The service (as provisioning.deletion names it: the module's name) -> its delete.
 DELETERS: dict[str, Callable[[str, str, str], c.DeleteOutput]] = {
-    "msi": msi.delete,
-    "authorization": authorization.delete,
-    "network": network.delete,
-    "containerservice": containerservice.delete,
-    "containerregistry": containerregistry.delete,
-    "privatedns": privatedns.delete,
+    service.__name__.removeprefix("activities."): service.delete
+    for service in (msi, authorization, network, containerservice, containerregistry, privatedns)
 }
 
 
-@bp.function_name(function_names.PREFLIGHT)
-@bp.activity_trigger(input_name="payload")
-@_results.activity(function_names.PREFLIGHT)
+@_results.registered(bp, function_names.PREFLIGHT)
 def preflight(wanted: c.PreflightInput) -> dict[str, Any]:
     """Before any write: the resource group, the ACR name, every resource that already exists under a
     requested name, and the caller's permissions on the group. Reports every problem in one
@@ -165,9 +160,7 @@ def _judge_registry(check: checks.Checklist, found: Any, problems: checks.Proble
 # ---------------------------------------------------------------- delete (rollback)
 
 
-@bp.function_name(function_names.DELETE_RESOURCE)
-@bp.activity_trigger(input_name="payload")
-@_results.activity(function_names.DELETE_RESOURCE)
+@_results.registered(bp, function_names.DELETE_RESOURCE)
 def delete_resource(wanted: c.DeleteInput) -> dict[str, Any]:
     """Delete one resource this run created, through the module of its service (`provisioning.deletion`).
     Idempotent: already gone (404) is done. Outputs `{"done": bool}`, plus `"busy": true` when the service

@@ -8,8 +8,6 @@ from typing import TYPE_CHECKING
 
 from provisioning import lazy_import
 
-__all__ = ["adoption", "c", "deletion", "errors", "naming", "ownership", "permissions", "preflight"]
-
 if TYPE_CHECKING:
     from provisioning import adoption, deletion, errors, naming, ownership, permissions, preflight
     from provisioning import contracts as c

@@ -101,10 +101,9 @@ def name_taken(registries: Any, name: str) -> dict[str, Any] | None:
     from azure.core.exceptions import HttpResponseError
     from azure.mgmt.containerregistry import models
 
+    request = models.RegistryNameCheckRequest(name=name, type=REGISTRY_TYPE)
     try:
-        status = registries.check_name_availability(
-            models.RegistryNameCheckRequest(name=name, type=REGISTRY_TYPE)
-        )
+        status = registries.check_name_availability(request)
     except HttpResponseError as exc:
         if exc.status_code != 403:
             raise

@@ -61,14 +61,8 @@ def _ensure_vnet(wanted: VnetInput, wanted_subnets: list[tuple[str, str]]) -> di
             lookup=lambda: arm.get_or_none(client.virtual_networks.get, resource_group, vnet_name),
             resource_type=VNET_TYPE,
         )
-        subnet_ids = _subnet_ids(vnet)
-        resources = [_results.resource(vnet.id, VNET_TYPE, ownership.CREATED)] + [
-            _results.resource(subnet_ids[name], SUBNET_TYPE, ownership.CREATED) for name, _ in wanted_subnets
-        ]
-        return _results.ok(
-            resources,
-            c.AksNetworkOutput(vnet_id=vnet.id, subnet_ids=_by_wanted_name(subnet_ids, wanted_subnets)),
-        )
+        made = _by_wanted_name(_subnet_ids(vnet), wanted_subnets)
+        return _vnet_result(vnet, ownership.CREATED, made, dict.fromkeys(made, ownership.CREATED))
 
     existed_before = wanted.existed_before
     vnet_action = ownership.action_from_tags(vnet.tags, run_id)
@@ -90,24 +84,42 @@ def _ensure_vnet(wanted: VnetInput, wanted_subnets: list[tuple[str, str]]) -> di
     if plan.problems:
         return _results.incompatible("virtual network", vnet_name, plan.problems)
     if plan.put_vnet_again:
-        vnet = _put_vnet_again(client, wanted, vnet, plan.missing_subnets, vnet_action)
+        # This run's vnet, left Failed: PUT again with its subnets (a vnet PUT replaces the list) and the
+        # missing ones, then check the vnet and every subnet Succeeded.
+        kept = [(name, prefixes[0]) for name, prefixes in existing_vnet(vnet).subnets.items() if prefixes]
+        vnet = _results.put_right(
+            _vnet_put(client, wanted, kept, plan.missing_subnets),
+            kind="virtual network",
+            resource_id=vnet.id,
+            wrong=_vnet_wrong,
+            resources=[_results.resource(vnet.id, VNET_TYPE, vnet_action)],
+        )
         subnet_ids = _subnet_ids(vnet)
     else:
-        folded = {name.casefold(): subnet_id for name, subnet_id in subnet_ids.items()}
+        failed_ids = _by_wanted_name(subnet_ids, plan.failed_subnets)
         for name, prefix in plan.failed_subnets:
-            _put_subnet_again(client, wanted, name, prefix, folded[name.casefold()])
+            _results.put_right(
+                _subnet_put(client, wanted, name, prefix),
+                kind="subnet",
+                resource_id=failed_ids[name],
+                wrong=lambda subnet: _results.not_succeeded(_results.state(subnet)),
+                resources=[_results.resource(failed_ids[name], SUBNET_TYPE, ownership.CREATED)],
+            )
         subnet_ids.update(_add_subnets(client, wanted, plan.missing_subnets))
     subnet_actions.update({name.casefold(): ownership.CREATED for name, _ in plan.missing_subnets})
     wanted_ids = _by_wanted_name(subnet_ids, wanted_subnets)
-    resources = [_results.resource(vnet.id, VNET_TYPE, vnet_action)] + [
-        _results.resource(
-            wanted_ids[name],
-            SUBNET_TYPE,
-            ownership.action_from_snapshot(wanted_ids[name], existed_before, subnet_actions[name.casefold()]),
-        )
-        for name, _ in wanted_subnets
-    ]
-    return _results.ok(resources, c.AksNetworkOutput(vnet_id=vnet.id, subnet_ids=wanted_ids))
+    actions = {
+        name: ownership.action_from_snapshot(subnet_id, existed_before, subnet_actions[name.casefold()])
+        for name, subnet_id in wanted_ids.items()
+    }
+    return _vnet_result(vnet, vnet_action, wanted_ids, actions)
+
+
+def _vnet_result(vnet: Any, action: str, ids: dict[str, str], actions: dict[str, str]) -> dict[str, Any]:
+    """The vnet and the wanted subnets (`ids`, by requested name) with what the run did to each."""
+    subnets = [_results.resource(subnet_id, SUBNET_TYPE, actions[name]) for name, subnet_id in ids.items()]
+    output = c.AksNetworkOutput(vnet_id=vnet.id, subnet_ids=ids)
+    return _results.ok([_results.resource(vnet.id, VNET_TYPE, action), *subnets], output)
 
 
 def _vnet_put(
@@ -132,21 +144,6 @@ def _vnet_put(
     return lambda: vnets.begin_create_or_update(group, name, body).result()
 
 
-def _put_vnet_again(
-    client: Any, wanted: VnetInput, vnet: Any, missing: list[tuple[str, str]], action: str
-) -> Any:
-    """This run's vnet, left Failed: PUT again with its subnets (a vnet PUT replaces the list) and the missing
-    ones, then check the vnet and every subnet Succeeded."""
-    kept = [(name, prefixes[0]) for name, prefixes in existing_vnet(vnet).subnets.items() if prefixes]
-    return _results.put_right(
-        _vnet_put(client, wanted, kept, missing),
-        kind="virtual network",
-        resource_id=vnet.id,
-        wrong=_vnet_wrong,
-        resources=[_results.resource(vnet.id, VNET_TYPE, action)],
-    )
-
-
 def _vnet_wrong(vnet: Any) -> str | None:
     """What is not right with a vnet after its PUT: its own state or a subnet's."""
     facts = existing_vnet(vnet)
@@ -166,16 +163,6 @@ def _subnet_put(client: Any, wanted: VnetInput, name: str, prefix: str) -> Calla
     body = models.Subnet(properties=models.SubnetPropertiesFormat(address_prefix=prefix))
     group, vnet_name = wanted.resource_group, wanted.vnet_name
     return lambda: client.subnets.begin_create_or_update(group, vnet_name, name, body).result()
-
-
-def _put_subnet_again(client: Any, wanted: VnetInput, name: str, prefix: str, subnet_id: str) -> None:
-    _results.put_right(
-        _subnet_put(client, wanted, name, prefix),
-        kind="subnet",
-        resource_id=subnet_id,
-        wrong=lambda subnet: _results.not_succeeded(_results.state(subnet)),
-        resources=[_results.resource(subnet_id, SUBNET_TYPE, ownership.CREATED)],
-    )
 
 
 def _add_subnets(client: Any, wanted: VnetInput, missing: list[tuple[str, str]]) -> dict[str, str]:

@@ -200,12 +200,10 @@ def validate_setup_request(raw: bytes | str | Mapping[str, Any]) -> SetupRequest
 
 
 def _validate(raw: bytes | str | Mapping[str, Any]) -> SetupRequest | list[FieldError]:
-    data, body_error = _load(raw)
-    if body_error:
-        return [body_error]
-    if not isinstance(data, dict):
-        return [FieldError("body", "must be a JSON object (a SetupRequest)")]
-
+    try:
+        data = _load(raw)
+    except _BadBody as exc:
+        return [FieldError("body", str(exc))]
     try:
         model = SetupRequest.model_validate(data, context={"skip_cross_field_rules": True})
     except ValidationError as exc:
@@ -214,32 +212,35 @@ def _validate(raw: bytes | str | Mapping[str, Any]) -> SetupRequest | list[Field
     return list(dict.fromkeys(cross_field_errors(model))) or model
 
 
-def _load(raw: object) -> tuple[Any, FieldError | None]:
-    if isinstance(raw, Mapping):
-        return dict(raw), None
+class _BadBody(ValueError):
+    """The body is not a JSON object; the message says why."""
+
+
+def _load(raw: object) -> dict[str, Any]:
     if isinstance(raw, bytes | bytearray | memoryview):
         raw = bytes(raw)
         if len(raw) > MAX_BODY_BYTES:
-            return None, FieldError("body", f"must be at most {MAX_BODY_BYTES} bytes")
+            raise _BadBody(f"must be at most {MAX_BODY_BYTES} bytes")
         try:
             raw = raw.decode("utf-8-sig")
         except UnicodeDecodeError:
-            return None, FieldError("body", "must be JSON encoded as UTF-8")
-    if not isinstance(raw, str):
-        return None, FieldError("body", "must be a JSON object (a SetupRequest)")
-    if len(raw) > MAX_BODY_BYTES:
-        return None, FieldError("body", f"must be at most {MAX_BODY_BYTES} bytes")
-    if not raw.strip():
-        return None, FieldError("body", "is empty; send a SetupRequest JSON object")
-    try:
-        return json.loads(raw, parse_constant=_reject_constant), None
-    except json.JSONDecodeError as exc:
-        where = f"line {exc.lineno} column {exc.colno}"
-        return None, FieldError("body", f"is not valid JSON: {exc.msg} at {where}")
-    except (ValueError, RecursionError):
-        return None, FieldError(
-            "body", "is not valid JSON (numbers too large, NaN/Infinity or nesting too deep)"
-        )
+            raise _BadBody("must be JSON encoded as UTF-8") from None
+    if isinstance(raw, str):
+        if len(raw) > MAX_BODY_BYTES:
+            raise _BadBody(f"must be at most {MAX_BODY_BYTES} bytes")
+        if not raw.strip():
+            raise _BadBody("is empty; send a SetupRequest JSON object")
+        try:
+            raw = json.loads(raw, parse_constant=_reject_constant)
+        except json.JSONDecodeError as exc:
+            raise _BadBody(f"is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        except (ValueError, RecursionError):
+            raise _BadBody(
+                "is not valid JSON (numbers too large, NaN/Infinity or nesting too deep)"
+            ) from None
+    if not isinstance(raw, Mapping):
+        raise _BadBody("must be a JSON object (a SetupRequest)")
+    return dict(raw)
 
 
 def _reject_constant(name: str) -> None:
@@ -388,6 +389,16 @@ def _same_name(a: str | None, b: str | None) -> bool:
     return bool(a and b and a.casefold() == b.casefold())  # Azure names are case-insensitive
 
 
+def _inside(f: View, inner: str, outer: str) -> Iterator[FieldError]:
+    if f.get(inner) and f.get(outer) and not cidr.contains(f[outer], f[inner]):
+        yield FieldError(inner, f"must lie inside {outer} ({f[outer]})")
+
+
+def _clear_of(f: View, field: str, other: str, why: str = "") -> Iterator[FieldError]:
+    if f.get(field) and f.get(other) and cidr.overlaps(f[field], f[other]):
+        yield FieldError(field, f"must not overlap {other} ({f[other]}){why}")
+
+
 def _node_resource_group_name_fits(f: View) -> Iterator[FieldError]:
     # Without a location the group's location decides, known in preflight only.
     if f.get("aks.name") and f["resourceGroup"] and f["location"]:
@@ -406,9 +417,7 @@ def _ranges_avoid_reserved(f: View) -> Iterator[FieldError]:
 
 
 def _node_subnet_inside_aks_vnet(f: View) -> Iterator[FieldError]:
-    space, prefix = f.get("aks.addressSpace"), f.get("aks.nodeSubnetPrefix")
-    if space and prefix and not cidr.contains(space, prefix):
-        yield FieldError("aks.nodeSubnetPrefix", f"must lie inside aks.addressSpace ({space})")
+    return _inside(f, "aks.nodeSubnetPrefix", "aks.addressSpace")
 
 
 def _node_subnet_holds_the_nodes(f: View) -> Iterator[FieldError]:
@@ -427,11 +436,8 @@ def _node_subnet_holds_the_nodes(f: View) -> Iterator[FieldError]:
 
 
 def _service_cidr_clear_of_the_vnets(f: View) -> Iterator[FieldError]:
-    service = f.get("aks.serviceCidr")
-    for name in ("aks.addressSpace", "hopsworksNetwork.addressSpace"):
-        space = f.get(name)
-        if service and space and cidr.overlaps(service, space):
-            yield FieldError("aks.serviceCidr", f"must not overlap {name} ({space})")
+    yield from _clear_of(f, "aks.serviceCidr", "aks.addressSpace")
+    yield from _clear_of(f, "aks.serviceCidr", "hopsworksNetwork.addressSpace")
 
 
 def _dns_service_ip_usable_in_service_cidr(f: View) -> Iterator[FieldError]:
@@ -452,32 +458,20 @@ def _dns_service_ip_usable_in_service_cidr(f: View) -> Iterator[FieldError]:
 
 
 def _hopsworks_vnet_clear_of_aks_vnet(f: View) -> Iterator[FieldError]:
-    space, aks_space = f.get("hopsworksNetwork.addressSpace"), f.get("aks.addressSpace")
-    if space and aks_space and cidr.overlaps(space, aks_space):
-        yield FieldError(
-            "hopsworksNetwork.addressSpace",
-            f"must not overlap aks.addressSpace ({aks_space}): peered networks need distinct ranges",
-        )
+    why = ": peered networks need distinct ranges"
+    return _clear_of(f, "hopsworksNetwork.addressSpace", "aks.addressSpace", why)
 
 
 def _hopsworks_subnet_inside_its_vnet(f: View) -> Iterator[FieldError]:
-    space, prefix = f.get("hopsworksNetwork.addressSpace"), f.get("hopsworksNetwork.subnetPrefix")
-    if space and prefix and not cidr.contains(space, prefix):
-        yield FieldError(
-            "hopsworksNetwork.subnetPrefix", f"must lie inside hopsworksNetwork.addressSpace ({space})"
-        )
+    return _inside(f, "hopsworksNetwork.subnetPrefix", "hopsworksNetwork.addressSpace")
 
 
 def _hopsworks_subnet_inside_aks_vnet(f: View) -> Iterator[FieldError]:
-    prefix, space = f.get("hopsworksSubnet.prefix"), f.get("aks.addressSpace")
-    if prefix and space and not cidr.contains(space, prefix):
-        yield FieldError("hopsworksSubnet.prefix", f"must lie inside aks.addressSpace ({space})")
+    return _inside(f, "hopsworksSubnet.prefix", "aks.addressSpace")
 
 
 def _hopsworks_subnet_clear_of_node_subnet(f: View) -> Iterator[FieldError]:
-    prefix, nodes = f.get("hopsworksSubnet.prefix"), f.get("aks.nodeSubnetPrefix")
-    if prefix and nodes and cidr.overlaps(prefix, nodes):
-        yield FieldError("hopsworksSubnet.prefix", f"must not overlap aks.nodeSubnetPrefix ({nodes})")
+    return _clear_of(f, "hopsworksSubnet.prefix", "aks.nodeSubnetPrefix")
 
 
 def _tag_rules(f: View) -> Iterator[FieldError]:

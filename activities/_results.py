@@ -131,17 +131,13 @@ def not_succeeded(state: Any) -> str | None:
 
 
 def put_right(
-    put: Callable[[], T],
-    *,
-    kind: str,
-    resource_id: str,
-    wrong: Callable[[T], str | None],
-    resources: list[dict[str, str]] | None = None,
+    put: Callable[[], T], *, kind: str, owned: dict[str, str], wrong: Callable[[T], str | None] | None = None
 ) -> T:
-    """PUT again, with the wanted body, a resource of this run's that an earlier operation left Failed or
-    Canceled (ARM's documented way to put it right), then check it: `wrong(answer)` says what is still not
-    right, or None. Raises NotPutRight: the activity answers ResourceFailedState naming the resource,
-    transient when the cause is (so the orchestrator's retry budget applies, and each retry PUTs again)."""
+    """PUT again, with the wanted body, a resource of this run's (`owned`) that an earlier operation left
+    Failed or Canceled (ARM's documented way to put it right), then check it: `wrong(answer)` (by default: its
+    provisioningState) says what is still not right, or None. Raises NotPutRight: the activity answers
+    ResourceFailedState naming the resource, transient when the cause is (so the orchestrator's retry budget
+    applies, and each retry PUTs again), and reports it as this run's, so that rollback sees it."""
     from azure.core.exceptions import AzureError
 
     try:
@@ -150,18 +146,18 @@ def put_right(
         failure = errors.classify(exc)
         problem, transient, cause = f"{failure.code}: {failure.message}", failure.transient, exc
     else:
-        problem, transient, cause = wrong(made), True, None
+        problem = wrong(made) if wrong is not None else not_succeeded(state(made))
         if problem is None:
             return made
+        transient, cause = True, None
     result = error(
         RESOURCE_FAILED_STATE,
-        f"{kind} '{resource_id}' was left Failed or Canceled by an earlier operation and could not be put "
+        f"{kind} '{owned['id']}' was left Failed or Canceled by an earlier operation and could not be put "
         f"right: {problem}",
         transient=transient,
-        resourceId=resource_id,
+        resourceId=owned["id"],
     )
-    if resources:  # this run's: reported so that rollback sees them
-        result["resources"] = list(resources)
+    result["resources"] = [owned]
     raise NotPutRight(result) from cause
 
 
@@ -212,12 +208,8 @@ def arm_activity(body: Callable[[dict[str, Any]], Result]) -> Callable[[dict[str
         result: Result = {"ok": False, "error": errors.classify(exc).to_dict()}
         if created:
             result["resources"] = created
-        _log.warning(
-            "%s: %s (%s)",
-            body.__name__,
-            result["error"]["code"],
-            "transient" if result["error"]["transient"] else "permanent",
-        )
+        kind = "transient" if result["error"]["transient"] else "permanent"
+        _log.warning("%s: %s (%s)", body.__name__, result["error"]["code"], kind)
         return result
 
     return activity

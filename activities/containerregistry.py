@@ -38,9 +38,7 @@ def ensure_registry(wanted: c.RegistryInput) -> dict[str, Any]:
             registry = _results.put_right(
                 lambda: registries.begin_create(resource_group, name, _registry_body(wanted)).result(),
                 kind="container registry",
-                resource_id=registry.id,
-                wrong=lambda made: _results.not_succeeded(_results.state(made)),
-                resources=[_results.resource(registry.id, REGISTRY_TYPE, action)],
+                owned=_results.resource(registry.id, REGISTRY_TYPE, action),
             )
         return _registry_result(registry, action)
 

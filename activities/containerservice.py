@@ -52,9 +52,8 @@ def begin_aks_cluster(wanted: c.BeginClusterInput) -> dict[str, Any]:
                 resource_group, name, _cluster_body(wanted), polling=False
             ).result(),
             kind="AKS cluster",
-            resource_id=cluster.id,
             wrong=lambda _: None,
-            resources=[_results.resource(cluster.id, CLUSTER_TYPE, action)],
+            owned=_results.resource(cluster.id, CLUSTER_TYPE, action),
         )
         return _cluster_started(again, action)
 

@@ -90,9 +90,8 @@ def _ensure_vnet(wanted: VnetInput, wanted_subnets: list[tuple[str, str]]) -> di
         vnet = _results.put_right(
             _vnet_put(client, wanted, kept, plan.missing_subnets),
             kind="virtual network",
-            resource_id=vnet.id,
             wrong=_vnet_wrong,
-            resources=[_results.resource(vnet.id, VNET_TYPE, vnet_action)],
+            owned=_results.resource(vnet.id, VNET_TYPE, vnet_action),
         )
         subnet_ids = _subnet_ids(vnet)
     else:
@@ -101,9 +100,7 @@ def _ensure_vnet(wanted: VnetInput, wanted_subnets: list[tuple[str, str]]) -> di
             _results.put_right(
                 _subnet_put(client, wanted, name, prefix),
                 kind="subnet",
-                resource_id=failed_ids[name],
-                wrong=lambda subnet: _results.not_succeeded(_results.state(subnet)),
-                resources=[_results.resource(failed_ids[name], SUBNET_TYPE, ownership.CREATED)],
+                owned=_results.resource(failed_ids[name], SUBNET_TYPE, ownership.CREATED),
             )
         subnet_ids.update(_add_subnets(client, wanted, plan.missing_subnets))
     subnet_actions.update({name.casefold(): ownership.CREATED for name, _ in plan.missing_subnets})
@@ -272,9 +269,7 @@ def ensure_peering(wanted: c.PeeringInput) -> dict[str, Any]:
         fixed = _results.put_right(
             put,
             kind="virtual network peering",
-            resource_id=peering.id,
-            wrong=lambda made: _results.not_succeeded(_results.state(made)),
-            resources=[_results.resource(peering.id, PEERING_TYPE, action)],
+            owned=_results.resource(peering.id, PEERING_TYPE, action),
         )
         return _peering_result(fixed, action)
     state = _results.prop(peering, "peering_state")

@@ -72,9 +72,8 @@ def ensure_dns_zone_link(wanted: c.DnsLinkInput) -> dict[str, Any]:
         link = _results.put_right(
             put,
             kind="private DNS zone link",
-            resource_id=for_vnet.id,
             wrong=_link_wrong,
-            resources=[_results.resource(for_vnet.id, LINK_TYPE, action)],
+            owned=_results.resource(for_vnet.id, LINK_TYPE, action),
         )
     else:
         link = put()

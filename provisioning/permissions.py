@@ -269,6 +269,7 @@ def builtin_grants(all_needs: Iterable[Need]) -> list[RoleGrant]:
     ]
 
 
+# How the assignments at one scope are listed, broadest first: every one of roles.GRANTABLE_ROLES.
 _DISPLAY_ORDER = (
     roles.OWNER,
     roles.CONTRIBUTOR,

@@ -19,7 +19,7 @@ from provisioning import adoption, cidr, naming, permissions, roles, topology
 PREFLIGHT_FAILED = "PreflightFailed"
 INCOMPATIBLE_EXISTING = "IncompatibleExistingResource"
 RESOURCE_GROUP_NOT_FOUND = "ResourceGroupNotFound"
-MISSING_PERMISSION = "MissingPermission"
+MISSING_PERMISSION = permissions.MISSING_PERMISSION
 ADDRESS_SPACE_OVERLAP = "AddressSpaceOverlap"
 SUBSCRIPTION_VNETS = "virtual networks of the subscription"
 

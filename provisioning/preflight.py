@@ -172,8 +172,13 @@ def peering_rules(
 
 
 def cluster_rules(existing: adoption.ExistingCluster, location: str | None, check: Checklist) -> list[str]:
-    return adoption.cluster_problems(existing, wanted_location=location, node_subnet_id=check.node_subnet_id,
-                                     service_cidr=check.service_cidr, dns_service_ip=check.dns_service_ip)
+    return adoption.cluster_problems(
+        existing,
+        wanted_location=location,
+        node_subnet_id=check.node_subnet_id,
+        service_cidr=check.service_cidr,
+        dns_service_ip=check.dns_service_ip,
+    )
 
 
 def registry_rules(

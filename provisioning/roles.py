@@ -121,6 +121,7 @@ PRINCIPAL_TYPE_SERVICE_PRINCIPAL = "ServicePrincipal"
 def _read_write_delete(*resource_types: str) -> tuple[str, ...]:
     return tuple(f"{kind}/{verb}" for kind in resource_types for verb in ("read", "write", "delete"))
 
+
 # Actions on the request's resource group, for every topology. Reads let the app find existing work,
 # writes create it, deletes roll back. `subnets/join/action` is checked by AKS when a cluster is put in a
 # subnet the caller names (bring-your-own vnet).

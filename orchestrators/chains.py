@@ -57,9 +57,8 @@ class ChainRun:
     def fail(self, step: str, code: str, message: str, resources: list[c.ResourceRef] | None = None) -> None:
         if resources is None:
             resources = self.reports[step].resources if step in self.reports else []
-        kept = resources
         failure = c.StepFailure(step=step, code=code, message=message)
-        self.reports[step] = c.StepReport(step=step, ok=False, resources=kept, failure=failure)
+        self.reports[step] = c.StepReport(step=step, ok=False, resources=resources, failure=failure)
 
     def set_outputs(self, step: str, outputs: dict[str, Any]) -> None:
         report = self.reports[step]

@@ -49,8 +49,8 @@ class Call:
     finishes: bool = True
 
     @property
-    def activity(self) -> str:
-        return self.input.NAME
+    def steps(self) -> tuple[str, ...]:
+        return (self.step,)
 
 
 @dataclass(frozen=True)
@@ -114,18 +114,6 @@ def fan_out(
     return [answer for answer in answers if answer is not None]
 
 
-def call_once(context: df.DurableOrchestrationContext, call: Call) -> Durable[c.ActivityResult]:
-    """One activity call, no retry (the caller decides what its answer means)."""
-    task = _schedule(context, call)
-    try:
-        yield task
-    except Exception:  # noqa: BLE001 - an activity that raised: read from the task (ActivityCrashed)
-        pass
-    answer = _answer(task, call, last_attempt=False)
-    assert isinstance(answer, c.ActivityResult)
-    return answer
-
-
 def delete_until_gone(
     context: df.DurableOrchestrationContext, timing: c.Timing, call: Call, resource_type: str, seed: str
 ) -> Durable[c.ActivityError | None]:
@@ -138,7 +126,13 @@ def delete_until_gone(
     """
     attempt, waited = 1, 0.0
     while True:
-        result = yield from call_once(context, call)
+        task = _schedule(context, call)
+        try:
+            yield task
+        except Exception:  # noqa: BLE001 - an activity that raised: read from the task (ActivityCrashed)
+            pass
+        result = _answer(task, call, last_attempt=False)
+        assert isinstance(result, c.ActivityResult)
         error = result.error or c.ActivityError(code="Unknown")
         if result.ok and result.output(c.DeleteOutput).done:
             return None
@@ -169,7 +163,7 @@ def _all(context: df.DurableOrchestrationContext, tasks: list[TaskBase]) -> Dura
 
 def _schedule(context: df.DurableOrchestrationContext, item: Item) -> TaskBase:
     if isinstance(item, Call):
-        return context.call_activity(item.activity, item.input.to_dict(), expected_type=dict)
+        return context.call_activity(item.input.NAME, item.input.to_dict(), expected_type=dict)
     return context.call_sub_orchestrator(item.name, item.input.to_dict(), item.instance_id,
                                          expected_type=dict)
 
@@ -180,10 +174,10 @@ def _answer(task: TaskBase, item: Item, last_attempt: bool) -> Answer:
     if task.state is TaskState.FAILED:
         return crashed(str(task.result))
     try:
-        result = c.ActivityResult.from_dict(task.result, f"{item.activity} result")
+        result = c.ActivityResult.from_dict(task.result, f"{item.input.NAME} result")
     except c.ContractError as wrong:
         return crashed(str(wrong))
-    if not result.ok and result.error is not None and result.error.transient and last_attempt:
+    if last_attempt and _transient(result):
         result = replace(result, error=replace(result.error, transient=False))
     return result
 
@@ -196,8 +190,8 @@ def _chain_answer(task: TaskBase, item: SubOrchestration) -> c.ChainResult:
             reason = str(wrong)
     else:
         reason = str(task.result)
-    failure = c.StepFailure(step=item.steps[0], code=CHAIN_CRASHED, message=_reason(reason))
-    return c.ChainResult(steps=[c.StepReport(step=item.steps[0], ok=False, failure=failure)])
+    failure = c.StepFailure(step=item.step, code=CHAIN_CRASHED, message=_reason(reason))
+    return c.ChainResult(steps=[c.StepReport(step=item.step, ok=False, failure=failure)])
 
 
 def crashed(text: str) -> c.ActivityResult:
@@ -211,9 +205,8 @@ def _reason(text: str) -> str:
 
 
 def _transient(answer: Answer | None) -> bool:
-    if not isinstance(answer, c.ActivityResult) or answer.ok:
-        return False
-    return bool(answer.error and answer.error.transient)
+    return (isinstance(answer, c.ActivityResult) and not answer.ok
+            and bool(answer.error and answer.error.transient))
 
 
 def _failed(answer: Answer | None) -> bool:

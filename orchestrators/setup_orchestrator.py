@@ -17,28 +17,20 @@ stages follow the critical path: the cluster starts as soon as its subnet exists
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import azure.durable_functions as df
 from azure.durable_functions.models.Task import TaskBase
 
-from orchestrators.durable import (
-    Call,
-    Durable,
-    Item,
-    SubOrchestration,
-    delete_until_gone,
-    fan_out,
-)
+from orchestrators.durable import Call, Durable, Item, SubOrchestration, delete_until_gone, fan_out
 from provisioning import function_names, lazy_import, status
 
 if TYPE_CHECKING:
     from orchestrators.durable import Answer
     from provisioning import contracts as c
     from provisioning import topology
-    from provisioning.rollback import Deletion
     from provisioning.step_inputs import StepInputs
 else:  # imported when an orchestration first runs, not when the app is indexed (cold start)
     c = lazy_import.module("provisioning.contracts")
@@ -100,9 +92,9 @@ def guide(run: SetupRun) -> Durable[None]:
     if option_a:
         hopsworks_network = run.out("hopsworks_network", c.HopsworksNetworkOutput)
         first, second = ask.peerings(aks_network, hopsworks_network)
+        peerings = c.PeeringChainInput(timing=run.timing, first=first, second=second)
         joins += [
-            run.chain(c.PEERING_CHAIN, ("peering",), c.PeeringChainInput(timing=run.timing, first=first,
-                                                                         second=second)),
+            run.chain(function_names.PEERING_CHAIN, ("peering",), peerings),
             Call("dns_link", ask.dns_link(cluster, hopsworks_network)),
         ]
     yield from run.together(*joins)
@@ -110,20 +102,15 @@ def guide(run: SetupRun) -> Durable[None]:
     run.verify()
 
 
-def run_setup(context: df.DurableOrchestrationContext) -> Generator[TaskBase, Any, dict]:
-    """The orchestration itself (the registered function delegates here)."""
+@bp.function_name(function_names.SETUP_ORCHESTRATOR)
+@bp.orchestration_trigger(context_name="context")
+def setup_orchestrator(context: df.DurableOrchestrationContext) -> Generator[TaskBase, Any, dict]:
     run = SetupRun.start(context)
     try:
         yield from guide(run)
     except _Stopped:
         yield from run.roll_back()  # raises SetupFailed
     return run.result()
-
-
-@bp.function_name(function_names.SETUP_ORCHESTRATOR)
-@bp.orchestration_trigger(context_name="context")
-def setup_orchestrator(context: df.DurableOrchestrationContext) -> Generator[TaskBase, Any, dict]:
-    return (yield from run_setup(context))
 
 
 # ---------------------------------------------------------------- one run's state
@@ -170,16 +157,14 @@ class SetupRun:
 
     # -- forward
 
-    def together(
-        self, *items: Item, retry_if: Callable[[c.ActivityResult], bool] = lambda answer: True
-    ) -> Durable[list[Answer]]:
+    def together(self, *items: Item) -> Durable[list[Answer]]:
         """Run `items` at once (one task_all) and record every answer; stop the setup if a step failed."""
-        steps = _steps_of(items)
+        steps = list(dict.fromkeys(step for item in items for step in item.steps))
         for step in steps:
             self.states[step] = status.RUNNING
         self._log("running %s", ", ".join(steps))
         self.publish()
-        answers = yield from fan_out(self.context, self.timing, self.instance_id, items, retry_if)
+        answers = yield from fan_out(self.context, self.timing, self.instance_id, items)
         for item, answer in zip(items, answers, strict=True):
             self._record(item, answer)
         self._settle(items, answers)
@@ -215,7 +200,7 @@ class SetupRun:
         its chain never reached it, running while a call's transient answer was dropped or it goes on."""
         failed = {failure.step for failure in self.failures}
         for item, answer in zip(items, answers, strict=True):
-            for step in (item.steps if isinstance(item, SubOrchestration) else (item.step,)):
+            for step in item.steps:
                 if step in failed:
                     self.states[step] = status.FAILED
                 elif isinstance(answer, c.ChainResult):
@@ -225,13 +210,9 @@ class SetupRun:
             if isinstance(item, Call) and self.states[item.step] != status.FAILED:
                 if not answer.ok:  # a transient answer drained with a failure: not done, not failed
                     self.states[item.step] = status.RUNNING
-                elif item.finishes and self._all_ok(item.step, items, answers):
+                elif item.finishes and all(done.ok for call, done in zip(items, answers, strict=True)
+                                           if isinstance(call, Call) and call.step == item.step):
                     self.states[item.step] = status.SUCCEEDED
-
-    @staticmethod
-    def _all_ok(step: str, items: Sequence[Item], answers: Sequence[Answer]) -> bool:
-        return all(answer.ok for item, answer in zip(items, answers, strict=True)
-                   if isinstance(item, Call) and item.step == step and isinstance(answer, c.ActivityResult))
 
     def watch_cluster(self, aks_network: c.AksNetworkOutput) -> Durable[c.ClusterOutput]:
         """The cluster once Azure has built it. A standing one (a re-run) is read at once; one being built is
@@ -243,7 +224,7 @@ class SetupRun:
             watch = c.ClusterWatchInput(timing=self.timing, get=self.inputs.get_cluster(),
                                         begin=self.inputs.begin_cluster(aks_network),
                                         begun=self.outputs["aks_cluster"])
-            yield from self.together(self.chain(c.CLUSTER_WATCH, ("aks_cluster",), watch))
+            yield from self.together(self.chain(function_names.CLUSTER_WATCH, ("aks_cluster",), watch))
         return self.out("aks_cluster", c.ClusterOutput)
 
     def verify(self) -> None:
@@ -268,32 +249,23 @@ class SetupRun:
 
         rollback = Rollback.plan(self.topology.step_names, self.states, self.resources)
         for deletion in rollback.order:
-            problem = yield from self._delete(deletion)
-            if problem is not None:
-                rollback.kept(deletion, problem)
-            elif rollback.deleted(deletion):
+            call = Call(deletion.step, self.inputs.delete(deletion))
+            seed = f"{self.instance_id}|delete"
+            error = yield from delete_until_gone(self.context, self.timing, call, deletion.type, seed)
+            if error is not None:
+                rollback.kept(deletion, error.code)
+                continue
+            self._log("deleted %s", deletion.id)
+            if rollback.deleted(deletion):
                 self.publish()
         rollback.finish()
         self.publish()
         raise SetupFailed(rollback.message(self.failures))
 
-    def _delete(self, deletion: Deletion) -> Durable[str | None]:
-        """Delete one resource and wait (`delete_until_gone`); None when it is gone, else the code that left
-        it behind."""
-        call = Call(deletion.step, self.inputs.delete(deletion))
-        seed = f"{self.instance_id}|delete"
-        error = yield from delete_until_gone(self.context, self.timing, call, deletion.type, seed)
-        if error is not None:
-            return error.code
-        self._log("deleted %s", deletion.id)
-        return None
-
     # -- status, result, logs
 
     def publish(self) -> None:
-        error = None
-        if self.failures:
-            error = {"step": self.failures[0].step, "code": self.failures[0].code}
+        error = {"step": self.failures[0].step, "code": self.failures[0].code} if self.failures else None
         current = status.build_status(self.topology.name, self.topology.step_names, self.states, error)
         if current != self.published:
             self.context.set_custom_status(current)
@@ -310,15 +282,6 @@ class SetupRun:
     def _log(self, message: str, *args: Any) -> None:
         if not self.context.is_replaying:
             log.info("%s: " + message, self.instance_id, *args)
-
-
-def _steps_of(items: Sequence[Item]) -> list[str]:
-    steps: list[str] = []
-    for item in items:
-        for step in (item.steps if isinstance(item, SubOrchestration) else (item.step,)):
-            if step not in steps:
-                steps.append(step)
-    return steps
 
 
 def _cluster_state(outputs: dict[str, Any]) -> str:

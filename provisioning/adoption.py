@@ -65,8 +65,7 @@ def location_problems(existing: str | None, wanted: str | None) -> list[str]:
     return []
 
 
-def identity_problems(existing_location: str | None, wanted_location: str | None) -> list[str]:
-    return location_problems(existing_location, wanted_location)
+identity_problems = location_problems  # an identity has nothing to compare but its location
 
 
 # ---------------------------------------------------------------- virtual networks
@@ -121,12 +120,9 @@ def plan_existing_vnet(
     """
     problems = location_problems(existing.location, wanted_location)
     problems += _space_problems(existing, wanted_space)
-    put_vnet_again = False
-    if is_failed(existing.provisioning_state):
-        if vnet_is_ours:
-            put_vnet_again = True
-        else:
-            problems += failed_state_problems(existing.provisioning_state)
+    put_vnet_again = vnet_is_ours and is_failed(existing.provisioning_state)
+    if not vnet_is_ours:
+        problems += failed_state_problems(existing.provisioning_state)
     existing_by_name = {name.casefold(): (name, prefixes) for name, prefixes in existing.subnets.items()}
     missing: list[tuple[str, str]] = []
     failed: list[tuple[str, str]] = []

@@ -1,13 +1,12 @@
-"""The Durable boundary: the names of the functions and one typed contract per activity input and output.
+"""The Durable boundary: one typed contract per activity input and output, and per chain input and result.
 
 Everything that crosses the boundary (orchestration input, activity inputs, activity results, chain results)
 is JSON with camelCase keys (docs/DESIGN.md, "Activity contract"). Each shape here is a frozen dataclass
 with an explicit `to_dict()` (the wire form) and `from_dict()` (which rejects an unknown key or a missing
 required one, naming it): a wrong key fails where it is made, not in Azure.
 
-The function names are constants used both by the registrations (`@bp.function_name(...)`) and by the
-orchestrator's calls, so a caller cannot name a function that is not registered. They live in
-`provisioning.function_names` (registering needs only them) and are re-exported here.
+Each input names its activity (`provisioning.function_names`, the constants the registrations use), so a
+caller cannot name a function that is not registered.
 """
 
 from __future__ import annotations
@@ -19,27 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar, Union
 
-# The function names live in a module of their own (registering a function needs only its name, not the
-# contracts: cold start); re-exported here, where the callers have always found them.
-from provisioning.function_names import (  # noqa: F401 -- re-exported
-    ACTIVITIES,
-    BEGIN_AKS_CLUSTER,
-    CLUSTER_WATCH,
-    DELETE_RESOURCE,
-    ENSURE_AKS_NETWORK,
-    ENSURE_DNS_ZONE_LINK,
-    ENSURE_HOPSWORKS_NETWORK,
-    ENSURE_IDENTITY,
-    ENSURE_PEERING,
-    ENSURE_REGISTRY,
-    ENSURE_RETENTION_POLICY,
-    ENSURE_ROLE_ASSIGNMENT,
-    GET_AKS_CLUSTER,
-    ORCHESTRATORS,
-    PEERING_CHAIN,
-    PREFLIGHT,
-    SETUP_ORCHESTRATOR,
-)
+from provisioning import function_names as fn
 
 CREATED = "created"
 EXISTING = "existing"
@@ -65,8 +44,13 @@ W = TypeVar("W", bound="Wire")
 class Wire:
     """Base of every contract: camelCase JSON out, strict camelCase JSON in."""
 
+    # Fields left off the wire while they hold their default (a key that only some answers carry).
+    SPARSE: ClassVar[frozenset[str]] = frozenset()
+
     def to_dict(self) -> dict[str, Any]:
-        return {wire_name(f.name): _dump(getattr(self, f.name)) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+        fields = dataclasses.fields(self)  # type: ignore[arg-type]
+        return {wire_name(f.name): _dump(getattr(self, f.name)) for f in fields
+                if f.name not in self.SPARSE or getattr(self, f.name) != f.default}
 
     @classmethod
     def from_dict(cls: type[W], data: Any, where: str | None = None) -> W:
@@ -177,6 +161,7 @@ class Problem(Wire):
 
 @dataclass(frozen=True, kw_only=True)
 class ActivityError(Wire):
+    SPARSE: ClassVar[frozenset[str]] = frozenset({"problems", "resource_id", "provisioning_state"})
     code: str
     message: str = ""
     status: int | None = None
@@ -186,13 +171,6 @@ class ActivityError(Wire):
     # provisioningState (get_aks_cluster: Failed/Canceled, transient when begin_aks_cluster may PUT it again).
     resource_id: str | None = None
     provisioning_state: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        data = super().to_dict()
-        for key in ("problems", "resourceId", "provisioningState"):
-            if data[key] is None:
-                del data[key]
-        return data
 
 
 OutputT = TypeVar("OutputT", bound=Wire)
@@ -260,12 +238,13 @@ class ActivityInput(Common):
 
 @dataclass(frozen=True, kw_only=True)
 class PreflightInput(ActivityInput):
-    NAME: ClassVar[str] = PREFLIGHT
+    NAME: ClassVar[str] = fn.PREFLIGHT
     request: dict[str, Any]
 
 
 @dataclass(frozen=True, kw_only=True)
 class PreflightOutput(Wire):
+    SPARSE: ClassVar[frozenset[str]] = frozenset({"notes"})
     location: str | None = None
     # Subnets and peerings of the requested vnets before the run wrote anything (they carry no runId tag);
     # None when preflight took no snapshot: then nothing found is claimed as this run's.
@@ -273,16 +252,10 @@ class PreflightOutput(Wire):
     # What preflight could not check ahead (e.g. the registry name without checkNameAvailability/read).
     notes: list[str] | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        data = super().to_dict()
-        if self.notes is None:
-            del data["notes"]
-        return data
-
 
 @dataclass(frozen=True, kw_only=True)
 class IdentityInput(ActivityInput):
-    NAME: ClassVar[str] = ENSURE_IDENTITY
+    NAME: ClassVar[str] = fn.ENSURE_IDENTITY
     name: str
 
 
@@ -295,7 +268,7 @@ class IdentityOutput(Wire):
 
 @dataclass(frozen=True, kw_only=True)
 class RoleAssignmentInput(ActivityInput):
-    NAME: ClassVar[str] = ENSURE_ROLE_ASSIGNMENT
+    NAME: ClassVar[str] = fn.ENSURE_ROLE_ASSIGNMENT
     scope: str
     role_definition_guid: str
     principal_id: str
@@ -315,7 +288,7 @@ class SubnetSpec(Wire):
 
 @dataclass(frozen=True, kw_only=True)
 class AksNetworkInput(ActivityInput):
-    NAME: ClassVar[str] = ENSURE_AKS_NETWORK
+    NAME: ClassVar[str] = fn.ENSURE_AKS_NETWORK
     vnet_name: str
     address_space: str
     subnets: list[SubnetSpec]
@@ -330,7 +303,7 @@ class AksNetworkOutput(Wire):
 
 @dataclass(frozen=True, kw_only=True)
 class HopsworksNetworkInput(ActivityInput):
-    NAME: ClassVar[str] = ENSURE_HOPSWORKS_NETWORK
+    NAME: ClassVar[str] = fn.ENSURE_HOPSWORKS_NETWORK
     vnet_name: str
     address_space: str
     subnet_name: str
@@ -346,7 +319,7 @@ class HopsworksNetworkOutput(Wire):
 
 @dataclass(frozen=True, kw_only=True)
 class PeeringInput(ActivityInput):
-    NAME: ClassVar[str] = ENSURE_PEERING
+    NAME: ClassVar[str] = fn.ENSURE_PEERING
     vnet_name: str  # the local vnet, in the request's resource group
     peering_name: str
     remote_vnet_id: str
@@ -361,7 +334,7 @@ class PeeringOutput(Wire):
 
 @dataclass(frozen=True, kw_only=True)
 class BeginClusterInput(ActivityInput):
-    NAME: ClassVar[str] = BEGIN_AKS_CLUSTER
+    NAME: ClassVar[str] = fn.BEGIN_AKS_CLUSTER
     name: str
     node_subnet_id: str
     service_cidr: str
@@ -379,7 +352,7 @@ class BeginClusterOutput(Wire):
 
 @dataclass(frozen=True, kw_only=True)
 class GetClusterInput(ActivityInput):
-    NAME: ClassVar[str] = GET_AKS_CLUSTER
+    NAME: ClassVar[str] = fn.GET_AKS_CLUSTER
     name: str
 
 
@@ -395,7 +368,7 @@ class ClusterOutput(Wire):
 
 @dataclass(frozen=True, kw_only=True)
 class RegistryInput(ActivityInput):
-    NAME: ClassVar[str] = ENSURE_REGISTRY
+    NAME: ClassVar[str] = fn.ENSURE_REGISTRY
     name: str
 
 
@@ -407,7 +380,7 @@ class RegistryOutput(Wire):
 
 @dataclass(frozen=True, kw_only=True)
 class RetentionInput(ActivityInput):
-    NAME: ClassVar[str] = ENSURE_RETENTION_POLICY
+    NAME: ClassVar[str] = fn.ENSURE_RETENTION_POLICY
     name: str
     days: int
 
@@ -420,7 +393,7 @@ class RetentionOutput(Wire):
 
 @dataclass(frozen=True, kw_only=True)
 class DnsLinkInput(ActivityInput):
-    NAME: ClassVar[str] = ENSURE_DNS_ZONE_LINK
+    NAME: ClassVar[str] = fn.ENSURE_DNS_ZONE_LINK
     node_resource_group: str
     private_fqdn: str | None  # None: the zone is found by listing the node resource group
     vnet_id: str
@@ -435,34 +408,29 @@ class DnsLinkOutput(Wire):
 
 @dataclass(frozen=True, kw_only=True)
 class DeleteInput(ActivityInput):
-    NAME: ClassVar[str] = DELETE_RESOURCE
+    NAME: ClassVar[str] = fn.DELETE_RESOURCE
     id: str
     type: str
 
 
 @dataclass(frozen=True, kw_only=True)
 class DeleteOutput(Wire):
+    SPARSE: ClassVar[frozenset[str]] = frozenset({"busy"})
     done: bool
     # The service refused because another operation on the resource still runs (AKS: 409
     # OperationNotAllowed while the cluster is Creating): wait for a terminal state, then call again.
     busy: bool = False
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"done": self.done, "busy": True} if self.busy else {"done": self.done}
 
-
-INPUTS: dict[str, type[ActivityInput]] = {
-    cls.NAME: cls
-    for cls in (PreflightInput, IdentityInput, RoleAssignmentInput, AksNetworkInput, HopsworksNetworkInput,
-                PeeringInput, BeginClusterInput, GetClusterInput, RegistryInput, RetentionInput, DnsLinkInput,
-                DeleteInput)
-}
+# Every input contract above (each names its activity).
+INPUTS: dict[str, type[ActivityInput]] = {cls.NAME: cls for cls in ActivityInput.__subclasses__()}
 OUTPUTS: dict[str, type[Wire]] = {
-    PREFLIGHT: PreflightOutput, ENSURE_IDENTITY: IdentityOutput, ENSURE_ROLE_ASSIGNMENT: RoleAssignmentOutput,
-    ENSURE_AKS_NETWORK: AksNetworkOutput, ENSURE_HOPSWORKS_NETWORK: HopsworksNetworkOutput,
-    ENSURE_PEERING: PeeringOutput, BEGIN_AKS_CLUSTER: BeginClusterOutput, GET_AKS_CLUSTER: ClusterOutput,
-    ENSURE_REGISTRY: RegistryOutput, ENSURE_RETENTION_POLICY: RetentionOutput,
-    ENSURE_DNS_ZONE_LINK: DnsLinkOutput, DELETE_RESOURCE: DeleteOutput,
+    fn.PREFLIGHT: PreflightOutput, fn.ENSURE_IDENTITY: IdentityOutput,
+    fn.ENSURE_ROLE_ASSIGNMENT: RoleAssignmentOutput, fn.ENSURE_AKS_NETWORK: AksNetworkOutput,
+    fn.ENSURE_HOPSWORKS_NETWORK: HopsworksNetworkOutput, fn.ENSURE_PEERING: PeeringOutput,
+    fn.BEGIN_AKS_CLUSTER: BeginClusterOutput, fn.GET_AKS_CLUSTER: ClusterOutput,
+    fn.ENSURE_REGISTRY: RegistryOutput, fn.ENSURE_RETENTION_POLICY: RetentionOutput,
+    fn.ENSURE_DNS_ZONE_LINK: DnsLinkOutput, fn.DELETE_RESOURCE: DeleteOutput,
 }
 
 

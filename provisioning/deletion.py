@@ -38,11 +38,10 @@ def service_for(resource_type: str) -> str:
 
 
 def is_busy(failure: errors.ArmFailure) -> bool:
-    """A refused delete that only means "another operation on it still runs" (409 OperationNotAllowed from
-    AKS while the cluster is Creating): the caller waits for that operation to end and asks again."""
+    """A refused delete that only means "another operation on it still runs" (see the module docstring)."""
     return failure.status == 409 and failure.code.casefold() in BUSY_CODES
 
 
 def outcome(done: bool, busy: bool = False) -> DeleteOutput:
-    """The delete's outputs (on the wire `busy` only when set: a plain delete stays `{"done": ...}`)."""
+    """The delete's outputs (`busy` is on the wire only when set: `DeleteOutput.SPARSE`)."""
     return DeleteOutput(done=done, busy=busy)

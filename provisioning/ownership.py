@@ -11,9 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from provisioning import naming
-
-CREATED = "created"
-EXISTING = "existing"
+from provisioning.contracts import CREATED, EXISTING
 
 
 def run_tags(user_tags: Mapping[str, str] | None, instance_id: str, run_id: str) -> dict[str, str]:
@@ -27,9 +25,7 @@ def run_tags(user_tags: Mapping[str, str] | None, instance_id: str, run_id: str)
 def action_from_tags(tags: Mapping[str, str] | None, run_id: str) -> str:
     """`created` when the resource carries this run's runId tag (an activity re-executed after a host crash
     finds its own work), else `existing` (never deleted by a rollback)."""
-    if tags and run_id and tags.get(naming.RUN_TAG_RUN) == run_id:
-        return CREATED
-    return EXISTING
+    return CREATED if tags and run_id and tags.get(naming.RUN_TAG_RUN) == run_id else EXISTING
 
 
 def action_from_snapshot(resource_id: str, existed_before: Iterable[str] | None, fallback: str) -> str:
@@ -38,17 +34,13 @@ def action_from_snapshot(resource_id: str, existed_before: Iterable[str] | None,
     after a host crash), so it is `created`. Without a snapshot the caller's own rule (`fallback`) decides."""
     if existed_before is None:
         return fallback
-    if resource_id.casefold() in {known.casefold() for known in existed_before}:
-        return EXISTING
-    return CREATED
+    return EXISTING if resource_id.casefold() in {known.casefold() for known in existed_before} else CREATED
 
 
 def peering_action(vnet_tags: Iterable[Mapping[str, str] | None], run_id: str) -> str:
     """A peering found under the derived name, without a snapshot: this run's when either vnet it hangs
     between carries this run's runId (a peering on a vnet this run made cannot predate the run)."""
-    if any(action_from_tags(tags, run_id) == CREATED for tags in vnet_tags):
-        return CREATED
-    return EXISTING
+    return CREATED if any(action_from_tags(tags, run_id) == CREATED for tags in vnet_tags) else EXISTING
 
 
 def role_assignment_description(run_id: str) -> str:
@@ -57,6 +49,5 @@ def role_assignment_description(run_id: str) -> str:
 
 
 def action_from_description(description: str | None, run_id: str) -> str:
-    if description and run_id and description.strip() == role_assignment_description(run_id):
-        return CREATED
-    return EXISTING
+    ours = description and run_id and description.strip() == role_assignment_description(run_id)
+    return CREATED if ours else EXISTING

@@ -77,9 +77,7 @@ class Rollback:
         resources_by_step: Mapping[str, Sequence[Mapping[str, Any]]],
     ) -> Rollback:
         order = deletion_order(step_names, resources_by_step)
-        remaining = {name: 0 for name in step_names}
-        for deletion in order:
-            remaining[deletion.step] += 1
+        remaining = {name: sum(deletion.step == name for deletion in order) for name in step_names}
         return cls(tuple(step_names), states, order, remaining)
 
     def deleted(self, deletion: Deletion) -> bool:

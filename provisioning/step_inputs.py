@@ -22,10 +22,6 @@ class StepInputs:
     common: c.Common
     existed_before: list[str] | None = None  # preflight's snapshot (see contracts.PreflightOutput)
 
-    @property
-    def topology(self) -> topology.Topology:
-        return topology.of(self.request["topology"])
-
     def after_preflight(self, found: c.PreflightOutput) -> StepInputs:
         """The inputs of every later step: the location preflight found (when the request has none), and
         the snapshot of what existed before the run."""
@@ -61,7 +57,8 @@ class StepInputs:
     def aks_network(self) -> c.AksNetworkInput:
         aks = self.request["aks"]
         return self._of(c.AksNetworkInput, vnet_name=aks["vnetName"], address_space=aks["addressSpace"],
-                        subnets=self.topology.aks_subnets(self.request), existed_before=self.existed_before)
+                        subnets=topology.of(self.request["topology"]).aks_subnets(self.request),
+                        existed_before=self.existed_before)
 
     def hopsworks_network(self) -> c.HopsworksNetworkInput:
         network = self.request["hopsworksNetwork"]

@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 
 from provisioning import contracts as c
+from provisioning import function_names as fn
 
 COMMON = c.Common(subscription_id="00000000-0000-0000-0000-000000000001", resource_group="rg",
                   location=None, tags={"owner": "platform"}, run_id="run-1", instance_id="setup-x")
@@ -28,7 +29,7 @@ def _sample(input_type: type[c.ActivityInput]) -> c.ActivityInput:
     return input_type(**COMMON.fields(), **{name: values[name] for name in own})
 
 
-@pytest.mark.parametrize("activity", c.ACTIVITIES)
+@pytest.mark.parametrize("activity", fn.ACTIVITIES)
 def test_every_activity_input_round_trips_in_camel_case_with_the_common_fields(activity):
     contract = _sample(c.INPUTS[activity])
     wire = contract.to_dict()
@@ -42,28 +43,28 @@ def test_every_activity_input_round_trips_in_camel_case_with_the_common_fields(a
 def test_an_unknown_key_is_refused_naming_it():
     wire = _sample(c.BeginClusterInput).to_dict()
     with pytest.raises(c.ContractError, match=r"begin_aks_cluster input: unknown field 'nodeCnt'"):
-        c.parse_input(c.BEGIN_AKS_CLUSTER, {**wire, "nodeCnt": 2})
+        c.parse_input(fn.BEGIN_AKS_CLUSTER, {**wire, "nodeCnt": 2})
 
 
 def test_a_missing_required_key_is_refused_naming_it():
     wire = _sample(c.PeeringInput).to_dict()
     del wire["remoteVnetId"]
     with pytest.raises(c.ContractError, match=r"ensure_peering input: missing field 'remoteVnetId'"):
-        c.parse_input(c.ENSURE_PEERING, wire)
+        c.parse_input(fn.ENSURE_PEERING, wire)
     # An optional key may be left out: the default applies.
     del wire["existedBefore"]
     wire["remoteVnetId"] = "/w"
-    assert c.parse_input(c.ENSURE_PEERING, wire).existed_before is None
+    assert c.parse_input(fn.ENSURE_PEERING, wire).existed_before is None
 
 
 def test_a_wrong_type_is_refused_naming_the_nested_field():
     wire = _sample(c.AksNetworkInput).to_dict()
     wire["subnets"] = [{"name": "a", "prefix": 24}]
     with pytest.raises(c.ContractError, match=r"subnets\[0\]\.prefix: must be str, not int"):
-        c.parse_input(c.ENSURE_AKS_NETWORK, wire)
+        c.parse_input(fn.ENSURE_AKS_NETWORK, wire)
     wire = _sample(c.BeginClusterInput).to_dict()
     with pytest.raises(c.ContractError, match=r"nodeCount: must be an integer, not a boolean"):
-        c.parse_input(c.BEGIN_AKS_CLUSTER, {**wire, "nodeCount": True})
+        c.parse_input(fn.BEGIN_AKS_CLUSTER, {**wire, "nodeCount": True})
 
 
 def test_activity_results_keep_today_s_shape_and_read_typed_outputs():
@@ -107,6 +108,6 @@ def test_timing_and_the_orchestration_input():
 
 
 def test_every_activity_has_one_input_and_one_output_contract_and_names_are_unique():
-    assert set(c.INPUTS) == set(c.OUTPUTS) == set(c.ACTIVITIES)
-    assert len(set(c.ACTIVITIES) | set(c.ORCHESTRATORS)) == len(c.ACTIVITIES) + len(c.ORCHESTRATORS)
-    assert all(c.INPUTS[name].NAME == name for name in c.ACTIVITIES)
+    assert set(c.INPUTS) == set(c.OUTPUTS) == set(fn.ACTIVITIES)
+    assert len(set(fn.ACTIVITIES) | set(fn.ORCHESTRATORS)) == len(fn.ACTIVITIES) + len(fn.ORCHESTRATORS)
+    assert all(c.INPUTS[name].NAME == name for name in fn.ACTIVITIES)

@@ -50,12 +50,10 @@ def resource(resource_id: str, resource_type: str, action: str) -> dict[str, str
     return {"id": resource_id, "type": resource_type, "action": action}
 
 
-def ok(
-    resources: list[dict[str, str]] | None = None, outputs: c.Wire | Mapping[str, Any] | None = None
-) -> Result:
+def ok(resources: list[dict[str, str]], outputs: c.Wire | Mapping[str, Any]) -> Result:
     """Success: the resources made or found, and the activity's output contract in its wire form."""
-    wire = outputs.to_dict() if isinstance(outputs, c.Wire) else dict(outputs or {})
-    return {"ok": True, "resources": list(resources or []), "outputs": wire}
+    wire = outputs.to_dict() if isinstance(outputs, c.Wire) else dict(outputs)
+    return {"ok": True, "resources": list(resources), "outputs": wire}
 
 
 def inspected(found: Any, resource_type: str, facts: Callable[[Any], Mapping[str, Any]]) -> Result:
@@ -150,15 +148,12 @@ def put_right(
         if problem is None:
             return made
         transient, cause = True, None
-    result = error(
-        RESOURCE_FAILED_STATE,
+    message = (
         f"{kind} '{owned['id']}' was left Failed or Canceled by an earlier operation and could not be put "
-        f"right: {problem}",
-        transient=transient,
-        resourceId=owned["id"],
+        f"right: {problem}"
     )
-    result["resources"] = [owned]
-    raise NotPutRight(result) from cause
+    result = error(RESOURCE_FAILED_STATE, message, transient=transient, resourceId=owned["id"])
+    raise NotPutRight({**result, "resources": [owned]}) from cause
 
 
 # ---------------------------------------------------------------- the adapter every activity goes through

@@ -48,12 +48,7 @@ _SDK_MODULES = (
     "azure.identity",
     "azure.mgmt.core.tools",
     *(module for module, _ in _CLIENT_CLASSES.values()),
-    "azure.mgmt.msi.models",
-    "azure.mgmt.authorization.models",
-    "azure.mgmt.network.models",
-    "azure.mgmt.containerservice.models",
-    "azure.mgmt.containerregistry.models",
-    "azure.mgmt.privatedns.models",
+    *(f"{module}.models" for module, _ in _CLIENT_CLASSES.values()),
 )
 
 _lock = threading.Lock()

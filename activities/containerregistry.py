@@ -75,9 +75,8 @@ def soft_delete_policies(subscription_id: str, registry_id: str) -> dict[str, An
     from azure.core.exceptions import HttpResponseError
     from azure.core.rest import HttpRequest
 
-    client = arm.containerregistry(subscription_id)
     request = HttpRequest("GET", f"{registry_id}?api-version={SOFT_DELETE_API_VERSION}")
-    response = client.send_request(request)
+    response = arm.containerregistry(subscription_id).send_request(request)
     try:
         response.raise_for_status()
     except HttpResponseError:

@@ -25,10 +25,13 @@ def begin_aks_cluster(wanted: c.BeginClusterInput) -> dict[str, Any]:
     run's own cluster is PUT again when the failure was a passing one (`adoption.cluster_put_again`), else
     the cluster's error; someone else's Failed cluster is never written to.
     """
-    resource_group, name, run_id = wanted.resource_group, wanted.name, wanted.run_id
+    group, name, run_id = wanted.resource_group, wanted.name, wanted.run_id
     clusters = arm.containerservice(wanted.subscription_id).managed_clusters
 
-    cluster = arm.get_or_none(clusters.get, resource_group, name)
+    def put() -> Any:  # polling=False: the answer is the PUT's own (201 Creating; Updating when PUT again)
+        return clusters.begin_create_or_update(group, name, _cluster_body(wanted), polling=False).result()
+
+    cluster = arm.get_or_none(clusters.get, group, name)
     if cluster is not None:
         problems = adoption.cluster_problems(
             existing_cluster(cluster),
@@ -46,20 +49,16 @@ def begin_aks_cluster(wanted: c.BeginClusterInput) -> dict[str, Any]:
         detail = _provisioning_error(cluster)
         if action != ownership.CREATED or not adoption.cluster_put_again(_results.state(cluster), *detail):
             return failure
-        # With polling=False the answer is the PUT's own (Updating); get_aks_cluster then checks it.
+        # get_aks_cluster then checks what the PUT again made.
         again = _results.put_right(
-            lambda: clusters.begin_create_or_update(
-                resource_group, name, _cluster_body(wanted), polling=False
-            ).result(),
+            put,
             kind="AKS cluster",
             wrong=lambda _: None,
             owned=_results.resource(cluster.id, CLUSTER_TYPE, action),
         )
         return _cluster_started(again, action)
 
-    poller = clusters.begin_create_or_update(resource_group, name, _cluster_body(wanted), polling=False)
-    # With polling=False the poller holds the PUT's own answer (201, provisioningState Creating).
-    return _cluster_started(poller.result(), ownership.CREATED)
+    return _cluster_started(put(), ownership.CREATED)
 
 
 def _cluster_body(wanted: c.BeginClusterInput) -> Any:
@@ -144,7 +143,6 @@ def cluster_failure(cluster: Any) -> dict[str, Any] | None:
     return _results.error(
         code or _results.CLUSTER_FAILED,
         f"AKS cluster '{cluster.name}' is {state}: {message or f'the last operation on it ended {state}'}",
-        transient=False,
         provisioningState=state,
         resourceId=cluster.id,
     )

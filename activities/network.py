@@ -41,9 +41,8 @@ def ensure_hopsworks_network(wanted: c.HopsworksNetworkInput) -> dict[str, Any]:
     result = _ensure_vnet(wanted, [(wanted.subnet_name, wanted.subnet_prefix)])
     if result["ok"]:
         made = c.AksNetworkOutput.from_dict(result["outputs"])
-        result["outputs"] = c.HopsworksNetworkOutput(
-            vnet_id=made.vnet_id, subnet_id=made.subnet_ids[wanted.subnet_name]
-        ).to_dict()
+        output = c.HopsworksNetworkOutput(vnet_id=made.vnet_id, subnet_id=made.subnet_ids[wanted.subnet_name])
+        result["outputs"] = output.to_dict()
     return result
 
 

@@ -131,14 +131,9 @@ def _link_result(link: Any, zone_name: str, action: str) -> dict[str, Any]:
     resources = [_results.resource(link.id, LINK_TYPE, action)]
     wrong = _link_wrong(link)
     if wrong is not None:
-        result = _results.error(
-            _results.RESOURCE_NOT_READY,
-            f"private DNS zone link '{link.id}' is not ready: {wrong}",
-            transient=True,
-            resourceId=link.id,
-        )
-        result["resources"] = resources
-        return result
+        message = f"private DNS zone link '{link.id}' is not ready: {wrong}"
+        failure = _results.error(_results.RESOURCE_NOT_READY, message, transient=True, resourceId=link.id)
+        return {**failure, "resources": resources}
     return _results.ok(resources, c.DnsLinkOutput(zone_name=zone_name, id=link.id))
 
 
@@ -169,23 +164,18 @@ def inspect_dns_links(payload: dict[str, Any]) -> dict[str, Any]:
         links = list(client.virtual_network_links.list(node_rg, zone_name)) if zone_name else []
     except ResourceNotFoundError:
         zone_name, links = None, []
-    return _results.ok(
-        [],
+    found = [
         {
-            "zoneName": zone_name,
-            "links": [
-                {
-                    "id": link.id,
-                    "name": link.name,
-                    "type": LINK_TYPE,
-                    "vnetId": _linked_vnet(link),
-                    "tags": dict(link.tags or {}),
-                    "registrationEnabled": bool(_results.prop(link, "registration_enabled")),
-                    # Failed/Canceled: the plan calls it a conflict, as for every other type.
-                    "provisioningState": _results.state(link),
-                    "virtualNetworkLinkState": _results.prop(link, "virtual_network_link_state"),
-                }
-                for link in links
-            ],
-        },
-    )
+            "id": link.id,
+            "name": link.name,
+            "type": LINK_TYPE,
+            "vnetId": _linked_vnet(link),
+            "tags": dict(link.tags or {}),
+            "registrationEnabled": bool(_results.prop(link, "registration_enabled")),
+            # Failed/Canceled: the plan calls it a conflict, as for every other type.
+            "provisioningState": _results.state(link),
+            "virtualNetworkLinkState": _results.prop(link, "virtual_network_link_state"),
+        }
+        for link in links
+    ]
+    return _results.ok([], {"zoneName": zone_name, "links": found})

@@ -78,10 +78,8 @@ def preflight(wanted: c.PreflightInput) -> dict[str, Any]:
         checks.overlap_unchecked(problems, listing)
     if problems.items:
         return _results.error(checks.PREFLIGHT_FAILED, problems.summary(), problems=problems.items)
-    output = c.PreflightOutput(
-        location=location, existed_before=sorted(existed_before), notes=list(problems.notes) or None
-    )
-    return _results.ok([], output)
+    existed, notes = sorted(existed_before), list(problems.notes) or None
+    return _results.ok([], c.PreflightOutput(location=location, existed_before=existed, notes=notes))
 
 
 def _answer(result: Callable[[], Any]) -> tuple[Any, dict[str, Any] | None]:

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 IPv4Network = ipaddress.IPv4Network
-IPv4Address = ipaddress.IPv4Address
 
-_CIDR_SYNTAX = re.compile(r"([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})/([0-9]{1,2})")
-_ADDRESS_SYNTAX = re.compile(r"([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})")
+_ADDRESS_SYNTAX = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}")
+_CIDR_SYNTAX = re.compile(_ADDRESS_SYNTAX.pattern + "/[0-9]{1,2}")
 _EXAMPLE = "e.g. 10.240.0.0/16"
 
 # Azure reserves five addresses in every subnet: network, .1 (gateway), .2 and .3 (DNS), broadcast.
@@ -53,8 +51,8 @@ def parse_cidr(value: object) -> IPv4Network:
         raise CidrError(f"must be a string in IPv4 CIDR notation ({_EXAMPLE})")
     if ":" in value:
         raise CidrError(f"must be an IPv4 CIDR; IPv6 is not supported ({_EXAMPLE})")
-    if len(value) > 18 or not _CIDR_SYNTAX.fullmatch(value):
-        if len(value) <= 15 and _ADDRESS_SYNTAX.fullmatch(value):
+    if not _CIDR_SYNTAX.fullmatch(value):
+        if _ADDRESS_SYNTAX.fullmatch(value):
             raise CidrError(f"must include a prefix length ({_EXAMPLE})")
         raise CidrError(f"must be IPv4 CIDR notation a.b.c.d/n ({_EXAMPLE})")
     address_text, prefix_text = value.split("/")
@@ -76,13 +74,13 @@ def parse_cidr(value: object) -> IPv4Network:
     return network
 
 
-def parse_address(value: object) -> IPv4Address:
+def parse_address(value: object) -> ipaddress.IPv4Address:
     """Parse a dotted-quad IPv4 address strictly."""
     if not isinstance(value, str):
         raise CidrError("must be a string holding an IPv4 address, e.g. 10.0.0.10")
     if ":" in value:
         raise CidrError("must be an IPv4 address; IPv6 is not supported")
-    if len(value) > 15 or not _ADDRESS_SYNTAX.fullmatch(value):
+    if not _ADDRESS_SYNTAX.fullmatch(value):
         raise CidrError("must be an IPv4 address a.b.c.d, e.g. 10.0.0.10")
     try:
         return ipaddress.IPv4Address(value)
@@ -92,7 +90,7 @@ def parse_address(value: object) -> IPv4Address:
 
 def prefix_error(network: IPv4Network, largest: int, smallest: int) -> str | None:
     """Message when the prefix length lies outside /largest../smallest, else None."""
-    if network.prefixlen < largest or network.prefixlen > smallest:
+    if not largest <= network.prefixlen <= smallest:
         return f"prefix length must be between /{largest} and /{smallest} (got /{network.prefixlen})"
     return None
 
@@ -106,15 +104,13 @@ def contains(outer: IPv4Network, inner: IPv4Network) -> bool:
     return inner.subnet_of(outer)
 
 
-def contains_address(network: IPv4Network, address: IPv4Address) -> bool:
+def contains_address(network: IPv4Network, address: ipaddress.IPv4Address) -> bool:
     return address in network
 
 
 def reserved_overlaps(network: IPv4Network, *, include_docker_bridge: bool = False) -> list[ReservedRange]:
     """The reserved ranges `network` overlaps (AKS's, plus the docker bridge when asked)."""
-    ranges: Iterable[ReservedRange] = AKS_RESERVED_RANGES
-    if include_docker_bridge:
-        ranges = (*AKS_RESERVED_RANGES, DOCKER_BRIDGE)
+    ranges = (*AKS_RESERVED_RANGES, DOCKER_BRIDGE) if include_docker_bridge else AKS_RESERVED_RANGES
     return [r for r in ranges if network.overlaps(r.network)]
 
 

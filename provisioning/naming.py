@@ -121,9 +121,7 @@ def tag_key_error(key: str) -> str | None:
 
 
 def tag_value_error(value: str) -> str | None:
-    if len(value) > TAG_VALUE_MAX:
-        return f"tag values must be at most {TAG_VALUE_MAX} characters"
-    return None
+    return f"tag values must be at most {TAG_VALUE_MAX} characters" if len(value) > TAG_VALUE_MAX else None
 
 
 # ---------------------------------------------------------------- derived names
@@ -189,31 +187,24 @@ def subscription_scope(subscription_id: str) -> str:
 
 
 def resource_group_scope(subscription_id: str, resource_group: str) -> str:
-    return f"/subscriptions/{subscription_id}/resourceGroups/{resource_group}"
+    return f"{subscription_scope(subscription_id)}/resourceGroups/{resource_group}"
 
 
 def resource_id(
     subscription_id: str, resource_group: str, provider_type: str, name: str, *children: str
 ) -> str:
-    """ARM id of a resource; `children` alternate child type and name (`"subnets", "aks-nodes"`).
-
-    `provider_type` is `Namespace/type`, e.g. `Microsoft.Network/virtualNetworks`.
-    """
+    """ARM id of a resource; `children` alternate child type and name (`"subnets", "aks-nodes"`)."""
     if len(children) % 2:
         raise ValueError("children must alternate child type and child name")
     if provider_type.count("/") != 1:
         raise ValueError("provider_type must be 'Namespace/type', e.g. Microsoft.Network/virtualNetworks")
     rid = f"{resource_group_scope(subscription_id, resource_group)}/providers/{provider_type}/{name}"
-    for index in range(0, len(children), 2):
-        rid += f"/{children[index]}/{children[index + 1]}"
-    return rid
+    return "/".join((rid, *children))
 
 
 def role_definition_id(subscription_id: str, role_definition_guid: str) -> str:
-    return (
-        f"/subscriptions/{subscription_id}/providers/Microsoft.Authorization/roleDefinitions/"
-        f"{role_definition_guid}"
-    )
+    roles = f"{subscription_scope(subscription_id)}/providers/Microsoft.Authorization/roleDefinitions"
+    return f"{roles}/{role_definition_guid}"
 
 
 def identity_role_scope(subscription_id: str, resource_group: str, role_scope: str) -> str:

@@ -51,25 +51,23 @@ class Settings:
         problems: list[str] = []
         defaults = cls()
 
-        def text(name: str, default: str | None) -> str | None:
-            value = env.get(name)
-            return default if value is None or not value.strip() else value.strip()
+        def text(name: str) -> str | None:
+            return (env.get(name) or "").strip() or None
 
         def https_url(name: str, default: str) -> str:
-            value = text(name, default) or default
+            value = text(name) or default
             try:
                 parts = urlsplit(value)
-                valid = parts.scheme == "https" and bool(parts.hostname)
+                if parts.scheme == "https" and parts.hostname:
+                    return value
             except ValueError:
-                valid = False
-            if not valid:
-                problems.append(f"{name} must be an https URL (the SDK's bearer-token policy refuses http)")
-                return default
-            return value.rstrip("/") if name == "ARM_ENDPOINT" else value
+                pass
+            problems.append(f"{name} must be an https URL (the SDK's bearer-token policy refuses http)")
+            return default
 
         def number(name: str, default: float | None, *, positive: bool = True,
                    integer: bool = False) -> float | None:
-            value = text(name, None)
+            value = text(name)
             if value is None:
                 return default
             kind = "an integer" if integer else "a number of seconds"
@@ -80,16 +78,16 @@ class Settings:
                 return default
             if parsed != parsed or parsed in (float("inf"), float("-inf")):
                 problems.append(f"{name} must be a finite number")
-                return default
-            if parsed < 0 or (positive and parsed == 0):
+            elif parsed < 0 or (positive and parsed == 0):
                 problems.append(f"{name} must be {kind} {'> 0' if positive else '>= 0'}")
-                return default
-            return parsed
+            else:
+                return parsed
+            return default
 
         settings = cls(
-            arm_endpoint=https_url("ARM_ENDPOINT", DEFAULT_ARM_ENDPOINT),
+            arm_endpoint=https_url("ARM_ENDPOINT", DEFAULT_ARM_ENDPOINT).rstrip("/"),
             arm_scope=https_url("ARM_SCOPE", DEFAULT_ARM_SCOPE),
-            arm_ca_bundle=text("ARM_CA_BUNDLE", None),
+            arm_ca_bundle=text("ARM_CA_BUNDLE"),
             arm_polling_interval=number("ARM_POLLING_INTERVAL", None, positive=False),
             poll_interval_seconds=number("SETUP_POLL_INTERVAL_SECONDS", defaults.poll_interval_seconds),
             retry_first_seconds=number("SETUP_RETRY_FIRST_SECONDS", defaults.retry_first_seconds),

@@ -58,8 +58,6 @@ class FieldError:
 
 
 def _checked(error_of: Callable[[Any], str | None]) -> AfterValidator:
-    """The field's rule: `error_of` gives the message when a value breaks it."""
-
     def check(value: Any) -> Any:
         error = error_of(value)
         if error:
@@ -257,7 +255,12 @@ _SECTION_MODELS: dict[str, type[BaseModel]] = {
     "hopsworksSubnet": HopsworksSubnetSpec,
 }
 _PLAIN_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
-_OBJECT_TYPES = {"model_type", "model_attributes_type", "dict_type"}
+_OWN_WORDS = {  # pydantic error types the API words itself
+    "missing": "is required",
+    "model_type": "must be a JSON object",
+    "model_attributes_type": "must be a JSON object",
+    "dict_type": "must be a JSON object",
+}
 
 
 def _short(text: str, limit: int = 40) -> str:
@@ -267,17 +270,13 @@ def _short(text: str, limit: int = 40) -> str:
 def _message(kind: str, loc: tuple[Any, ...], msg: str) -> str:
     if kind == "value_error":
         return msg.removeprefix("Value error, ")
-    if kind == "missing":
-        return "is required"
     if kind == "extra_forbidden":
         model = _SECTION_MODELS.get(str(loc[0])) if len(loc) == 2 else SetupRequest
         if not model:
             return "is not a known field"
         allowed = ", ".join(field.alias or name for name, field in model.model_fields.items())
         return f"is not a known field; allowed here: {allowed}"
-    if kind in _OBJECT_TYPES:
-        return "must be a JSON object"
-    return msg.replace("Input should be", "must be", 1)
+    return _OWN_WORDS.get(kind) or msg.replace("Input should be", "must be", 1)
 
 
 def _from_pydantic(exc: ValidationError) -> list[FieldError]:
@@ -319,15 +318,10 @@ _PARSED: dict[str, Callable[[str], Any]] = {
 
 
 def _view(data: Mapping[str, Any], failed: Set[tuple[str, ...]] = frozenset()) -> dict[str, Any]:
-    """`data` (the request as given, or a valid model's dump) as the rules read it. `failed`: the paths
-    (as tuples) that failed phase one.
-
-    A top-level key and `tags` map to the value as given. `aks`, and the block the topology uses, map each
-    of their fields to its value, or the model's default when not given or null, even when the block was
-    left out (its absence is a rule of its own); nothing when the block itself failed (not an object, or a
-    key that is not text: pydantic then names no field inside it, checked or not). A field that failed is
-    None: no rule may read it, and no default may stand in for it.
-    """
+    """`data` (the request as given, or a valid model's dump) as the rules read it; `failed`: the locs of
+    phase one's errors. The block the topology uses takes its defaults also when left out (its absence is a
+    rule of its own); a block that failed itself (not an object, or a key that is not text: pydantic then
+    names no field inside it, checked or not) gives no fields."""
     view = {key: None if (key,) in failed else data.get(key) for key in _TOP_LEVEL_FIELDS}
     view.update({key: data.get(key) for key in ("tags", *_BLOCK_OF_TOPOLOGY.values())})
     for alias in filter(None, ("aks", _BLOCK_OF_TOPOLOGY.get(view["topology"]))):

@@ -1,21 +1,15 @@
 """`teardown_orchestrator`: removes what setups for a target created, in reverse dependency order.
 
-Deterministic (replayed from history): no clock, env, random ids or I/O. The decisions live in
-`provisioning.teardown` (what is ours, the order), the reads in the `inspect_*` activities, the deletes in
-`delete_resource`.
-
+Deterministic (replayed from history): no clock, env, random ids or I/O.
 1. inventory: the read-only `inspect_*` activities in two rounds (the second needs principals and the node
-   resource group the first found), each round one `fan_out` (`orchestrators/durable.py`: transient answers
-   retried with backoff on durable timers, drained on a crash).
-2. decide: what to delete (ours: tags, role-assignment descriptions, the record of the setups' outputs in the
-   input) and what to keep (with a reason).
-3. delete, one resource at a time, waiting for each (`durable.delete_until_gone`, as the setup's rollback:
-   the cluster's delete is long, `delete_resource` answers done=false and is called again on a timer). A
-   transient fault is retried with backoff; one that keeps failing, or a permanent one, ends the teardown
+   resource group the first found), each round one `fan_out` (transient answers retried on durable timers).
+2. decide (`provisioning.teardown`): what is ours to delete and in what order (tags, role-assignment
+   descriptions, the record of the setups' outputs in the input), what is kept and why.
+3. delete one resource at a time (`durable.delete_until_gone`, as the setup's rollback: the cluster's delete
+   is long and called again on a timer). A fault that keeps failing, or a permanent one, ends the teardown
    Failed naming what is left; a second teardown starts from the Azure state, so it picks up from there.
 
-Also `setup_record`: the durable record of what setups for a target created (see `api/instances.py`); it only
-returns its input, which is the record.
+Also `setup_record`: the durable record of what setups for a target created (see `api/instances.py`).
 """
 
 from __future__ import annotations
@@ -54,17 +48,12 @@ class _Teardown:
     context: df.DurableOrchestrationContext
     request: dict[str, Any]
     timing: c.Timing
-    states: dict[str, str] = field(default_factory=dict)
+    states: dict[str, str] = field(default_factory=lambda: dict.fromkeys(teardown.STEPS, step_status.PENDING))
     error: dict[str, str] | None = None
     published: dict | None = None
 
-    # ------------------------------------------------------------ progress
-
     def set(self, step: str, state: str) -> None:
         self.states[step] = state
-        self.publish()
-
-    def publish(self) -> None:
         current = step_status.build_status(self.request["topology"], teardown.STEPS, self.states, self.error)
         if current != self.published:
             self.context.set_custom_status(current)
@@ -74,8 +63,6 @@ class _Teardown:
         self.error = {"step": step, "code": code}
         self.set(step, step_status.FAILED)
         return TeardownFailed(message)
-
-    # ------------------------------------------------------------ the run
 
     def inspect(self, inspections: list[lifecycle.Inspection], facts: dict[str, Any]) -> Durable[None]:
         """The reads together (`fan_out`: transient answers retried with backoff); their outputs go into
@@ -99,10 +86,8 @@ class _Teardown:
             )
 
     def run(self, record: list[str], setup_instance_id: str) -> Durable[dict]:
-        base = lifecycle.common(
-            lifecycle.Target(self.request), str(self.context.new_uuid()), self.context.instance_id
-        )
         target = lifecycle.Target(self.request)
+        base = lifecycle.common(target, str(self.context.new_uuid()), self.context.instance_id)
         self.set(teardown.INVENTORY, step_status.RUNNING)
         facts: dict[str, Any] = {}
         yield from self.inspect(lifecycle.first_inspections(target, base), facts)
@@ -114,8 +99,7 @@ class _Teardown:
         self._log("inventory: %d to delete, %d kept", len(decision.delete), len(decision.kept))
         deleted: list[teardown.Item] = []
         for index, item in enumerate(decision.delete):
-            if self.states.get(item.group) != step_status.RUNNING:
-                self.set(item.group, step_status.RUNNING)
+            self.set(item.group, step_status.RUNNING)  # `set` publishes a changed status only
             call = Call(item.group, c.DeleteInput(**base.fields(), id=item.id, type=item.type))
             seed = f"{self.context.instance_id}|{item.id}"
             error = yield from delete_until_gone(self.context, self.timing, call, item.type, seed)
@@ -136,17 +120,11 @@ class _Teardown:
             log.info("%s: " + message, self.context.instance_id, *args)
 
 
-def run_teardown(context: df.DurableOrchestrationContext) -> Generator[TaskBase, Any, dict]:
-    payload = context.get_input() or {}
-    request = payload["request"]
-    work = _Teardown(context, request, c.Timing.from_dict(payload.get("timing") or {}))
-    work.states = {step: step_status.PENDING for step in teardown.STEPS}
-    return (yield from work.run(list(payload.get("record") or []), str(payload["setupInstanceId"])))
-
-
 @bp.orchestration_trigger(context_name="context", orchestration=function_names.TEARDOWN_ORCHESTRATOR)
 def teardown_orchestrator(context: df.DurableOrchestrationContext) -> Generator[TaskBase, Any, dict]:
-    return (yield from run_teardown(context))
+    payload = context.get_input() or {}
+    work = _Teardown(context, payload["request"], c.Timing.from_dict(payload.get("timing") or {}))
+    return (yield from work.run(list(payload.get("record") or []), str(payload["setupInstanceId"])))
 
 
 @bp.orchestration_trigger(context_name="context", orchestration=function_names.RECORD_ORCHESTRATOR)

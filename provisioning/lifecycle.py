@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from provisioning import contracts as c
 from provisioning import naming, roles, topology
@@ -37,6 +37,9 @@ TEARDOWN = "teardown"
 RECORD = "setuprecord"
 KINDS = (SETUP, TEARDOWN)
 
+# Role assignments carry no tags: a setup writes `hopsworks-setup-run=<run id>` into their description.
+SETUP_DESCRIPTION_PREFIX = f"{naming.RUN_TAG_RUN}="
+
 # Fact names (keys of the facts mapping) and the activity that reads each.
 F_IDENTITY = "identity"
 F_AKS_VNET = "aksVnet"
@@ -47,20 +50,21 @@ F_ROLE_ASSIGNMENTS = "roleAssignments"
 F_DNS_LINKS = "dnsLinks"
 
 
-# ---------------------------------------------------------------- instance ids
-
-
-def _target_key(setup_instance_id: str) -> str:
-    return setup_instance_id.split("-", 1)[1]
-
-
 def instance_ids(setup_instance_id: str) -> dict[str, str]:
     """{kind: instance id} for setup, teardown and the record of one target."""
-    key = _target_key(setup_instance_id)
-    return {SETUP: f"{SETUP}-{key}", TEARDOWN: f"{TEARDOWN}-{key}", RECORD: f"{RECORD}-{key}"}
+    key = setup_instance_id.split("-", 1)[1]
+    return {kind: f"{kind}-{key}" for kind in (SETUP, TEARDOWN, RECORD)}
 
 
 # ---------------------------------------------------------------- the target's names and ids
+
+
+class WantedVnet(NamedTuple):
+    fact: str
+    name: str
+    id: str
+    address_space: str
+    subnets: list[tuple[str, str]]  # (name, prefix)
 
 
 @dataclass(frozen=True)
@@ -76,16 +80,13 @@ class Target:
         return str(self.request["resourceGroup"])
 
     @property
-    def peering(self) -> bool:
-        return topology.of(self.request["topology"]).separate_hopsworks_network
-
-    @property
     def aks(self) -> Mapping[str, Any]:
         return self.request["aks"]
 
     @property
     def hopsworks_network(self) -> Mapping[str, Any] | None:
-        return self.request.get("hopsworksNetwork") if self.peering else None
+        separate = topology.of(self.request["topology"]).separate_hopsworks_network
+        return self.request.get("hopsworksNetwork") if separate else None
 
     def rid(self, provider_type: str, name: str, *children: str) -> str:
         return naming.resource_id(self.subscription_id, self.resource_group, provider_type, name, *children)
@@ -130,6 +131,18 @@ class Target:
         network = self.hopsworks_network
         return [(network["subnetName"], network["subnetPrefix"])] if network else []
 
+    def vnets(self) -> list[WantedVnet]:
+        """The AKS vnet, then the Hopsworks vnet (topology peering)."""
+        wanted = [(F_AKS_VNET, self.aks, self.aks_subnets())]
+        if self.hopsworks_network:
+            wanted.append((F_HOPSWORKS_VNET, self.hopsworks_network, self.hopsworks_subnets()))
+        return [
+            WantedVnet(
+                fact, spec["vnetName"], self.rid(VNET, spec["vnetName"]), spec["addressSpace"], subnets
+            )
+            for fact, spec, subnets in wanted
+        ]
+
     def peerings(self) -> list[tuple[str, str, str]]:
         """(fact of the vnet it is on, peering name, remote vnet id): Hopsworks->AKS, then AKS->Hopsworks."""
         network = self.hopsworks_network
@@ -171,7 +184,7 @@ class WantedAssignment:
         base = f"{self.scope.rstrip('/')}/providers/{ROLE_ASSIGNMENT}/"
         if self.principal_id:
             return base + naming.role_assignment_name(self.scope, self.role.guid, self.principal_id)
-        return base + f"<{self.role.name} for the {self.principal}>"
+        return base + f"<{self.label}>"
 
 
 def wanted_assignments(target: Target, facts: Mapping[str, Mapping[str, Any]]) -> list[WantedAssignment]:
@@ -182,15 +195,14 @@ def wanted_assignments(target: Target, facts: Mapping[str, Mapping[str, Any]]) -
     identity_principal = identity.get("principalId") if identity.get("exists") else None
     cluster_principal = cluster.get("principalId") if cluster.get("exists") else None
     kubelet = cluster.get("kubeletObjectId") if cluster.get("exists") else None
-    wanted = [
-        WantedAssignment(role, target.identity_role_scope, "managed identity", identity_principal)
-        for role in roles.IDENTITY_ROLES
+    return [
+        *(
+            WantedAssignment(role, target.identity_role_scope, "managed identity", identity_principal)
+            for role in roles.IDENTITY_ROLES
+        ),
+        WantedAssignment(roles.NETWORK_CONTRIBUTOR, target.aks_vnet_id, "cluster", cluster_principal),
+        WantedAssignment(roles.ACR_PULL, target.registry_id, "kubelet identity", kubelet),
     ]
-    wanted.append(
-        WantedAssignment(roles.NETWORK_CONTRIBUTOR, target.aks_vnet_id, "cluster", cluster_principal)
-    )
-    wanted.append(WantedAssignment(roles.ACR_PULL, target.registry_id, "kubelet identity", kubelet))
-    return wanted
 
 
 # ---------------------------------------------------------------- the two rounds of reads
@@ -234,19 +246,6 @@ class InspectDnsLinksInput(c.ActivityInput):
     private_fqdn: str | None = None
 
 
-INSPECT_ACTIVITIES = tuple(
-    cls.NAME
-    for cls in (
-        InspectIdentityInput,
-        InspectVnetInput,
-        InspectClusterInput,
-        InspectRegistryInput,
-        InspectRoleAssignmentsInput,
-        InspectDnsLinksInput,
-    )
-)
-
-
 @dataclass(frozen=True)
 class Inspection:
     fact: str
@@ -263,7 +262,6 @@ def common(target: Target, run_id: str, instance_id: str) -> c.Common:
         subscription_id=target.subscription_id,
         resource_group=target.resource_group,
         location=target.request.get("location"),
-        tags={},
         run_id=run_id,
         instance_id=instance_id,
     )
@@ -272,33 +270,23 @@ def common(target: Target, run_id: str, instance_id: str) -> c.Common:
 def first_inspections(
     target: Target, base: c.Common, *, check_registry_name: bool = False
 ) -> list[Inspection]:
-    fields = base.fields()
-    inspections = [
-        Inspection(F_IDENTITY, InspectIdentityInput(**fields, name=target.request["identity"]["name"])),
-        Inspection(F_AKS_VNET, InspectVnetInput(**fields, vnet_name=target.aks["vnetName"])),
-    ]
-    network = target.hopsworks_network
-    if network:
-        inspections.append(
-            Inspection(F_HOPSWORKS_VNET, InspectVnetInput(**fields, vnet_name=network["vnetName"]))
-        )
-    inspections += [
+    fields, request = base.fields(), target.request
+    return [
+        Inspection(F_IDENTITY, InspectIdentityInput(**fields, name=request["identity"]["name"])),
+        *(Inspection(vnet.fact, InspectVnetInput(**fields, vnet_name=vnet.name)) for vnet in target.vnets()),
         Inspection(F_CLUSTER, InspectClusterInput(**fields, name=target.aks["name"])),
         Inspection(
             F_REGISTRY,
-            InspectRegistryInput(
-                **fields, name=target.request["acr"]["name"], check_name=check_registry_name
-            ),
+            InspectRegistryInput(**fields, name=request["acr"]["name"], check_name=check_registry_name),
         ),
     ]
-    return inspections
 
 
 def second_inspections(
     target: Target, base: c.Common, facts: Mapping[str, Mapping[str, Any]]
 ) -> list[Inspection]:
     """Role assignments whose principal exists, and the cluster's DNS zone links (topology peering)."""
-    fields = base.fields()
+    fields, cluster = base.fields(), facts.get(F_CLUSTER) or {}
     known = [
         {"scope": w.scope, "roleDefinitionGuid": w.role.guid, "principalId": w.principal_id}
         for w in wanted_assignments(target, facts)
@@ -309,19 +297,42 @@ def second_inspections(
         inspections.append(
             Inspection(F_ROLE_ASSIGNMENTS, InspectRoleAssignmentsInput(**fields, assignments=known))
         )
-    cluster = facts.get(F_CLUSTER) or {}
-    if target.peering and cluster.get("exists") and cluster.get("nodeResourceGroup"):
-        inspections.append(
-            Inspection(
-                F_DNS_LINKS,
-                InspectDnsLinksInput(
-                    **fields,
-                    node_resource_group=cluster["nodeResourceGroup"],
-                    private_fqdn=cluster.get("privateFqdn"),
-                ),
-            )
+    if target.hopsworks_network and cluster.get("exists") and cluster.get("nodeResourceGroup"):
+        links = InspectDnsLinksInput(
+            **fields,
+            node_resource_group=cluster["nodeResourceGroup"],
+            private_fqdn=cluster.get("privateFqdn"),
         )
+        inspections.append(Inspection(F_DNS_LINKS, links))
     return inspections
+
+
+# ---------------------------------------------------------------- reading the facts
+
+
+@dataclass
+class Reading:
+    """The facts of a target as plan and teardown judge them."""
+
+    target: Target
+    facts: Mapping[str, Mapping[str, Any]]
+    instance_id: str  # the setup's: what a setup for this target made carries it in its hopsworks-setup tag
+    record: set[str]  # casefolded ids the record lists as created by a setup for this target
+
+    def fact(self, name: str) -> Mapping[str, Any]:
+        return self.facts.get(name) or {}
+
+    def ours(self, fact: Mapping[str, Any]) -> bool:
+        """Made by a setup for this target (its tag), and still there."""
+        tags = fact.get("tags") or {}
+        return bool(fact.get("exists", True)) and tags.get(naming.RUN_TAG_INSTANCE) == self.instance_id
+
+    def vnets_ours(self) -> bool:
+        """A peering on or towards a vnet of ours is ours: it cannot predate that vnet."""
+        return self.ours(self.fact(F_AKS_VNET)) or self.ours(self.fact(F_HOPSWORKS_VNET))
+
+    def recorded(self, resource_id: str | None) -> bool:
+        return bool(resource_id) and str(resource_id).casefold() in self.record
 
 
 def found_assignment(

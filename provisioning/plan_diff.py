@@ -1,30 +1,29 @@
 """The plan of a setup: what it would do to each resource, from the target's facts (read, never written).
 
-Actions (issue #11): `create` (absent), `keep` (exists, made by a setup for this target, as wanted), `update`
-(exists and differs in what the setup puts back: retention days, a drifted peering flag, DNS registration),
-`adopt` (exists, not made by a setup, compatible: used as is) and `conflict` (exists and cannot be used; the
-reason says why). The rules are the setup's own (`provisioning.adoption`), so the plan says what the run
-would do. A resource an earlier run left Failed (or Canceled) is a conflict, not an update, for every type
-(vnet, subnet, peering, cluster, registry, DNS link): only the run that left it so PUTs it again (a new run,
-like the plan, owns nothing yet), and preflight reports it too where it can see it (not the DNS link: its zone
-comes with the cluster).
+Actions (issue #11, docs/DESIGN.md "Plan"): `create`, `keep`, `update`, `adopt`, `conflict`, by the setup's
+own rules (`provisioning.adoption`), so the plan says what the run would do. A resource an earlier run left
+Failed (or Canceled) is a conflict, not an update, for every type: only the run that left it so PUTs it again
+(a new run, like the plan, owns nothing yet); preflight reports it too where it can see it (not the DNS link:
+its zone comes with the cluster).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from provisioning import adoption, lifecycle, naming
-from provisioning.lifecycle import Target
+from provisioning.lifecycle import CLUSTER, DNS_LINK, PEERING, REGISTRY, ROLE_ASSIGNMENT, SUBNET, VNET
 
 CREATE, KEEP, UPDATE, ADOPT, CONFLICT = "create", "keep", "update", "adopt", "conflict"
 ACTIONS = (CREATE, KEEP, UPDATE, ADOPT, CONFLICT)
-SETUP_DESCRIPTION_PREFIX = f"{naming.RUN_TAG_RUN}="
 # Conflicts preflight does not look for: the setup would fail at these steps, after writing.
-STEP_OF_TYPE = {lifecycle.PEERING: "peering", lifecycle.DNS_LINK: "dns_link"}
+STEP_OF_TYPE = {PEERING: "peering", DNS_LINK: "dns_link"}
+INCOMPATIBLE = "IncompatibleExistingResource"
+
+DNS_ZONE = "Microsoft.Network/privateDnsZones"
 
 ABSENT = "absent"
 AS_WANTED = "made by a setup for this target and as the setup wants it"
@@ -32,31 +31,25 @@ ADOPTED = "exists, not made by a setup, and compatible: the setup uses it as is"
 
 
 @dataclass
-class _Plan:
-    target: Target
-    facts: Mapping[str, Mapping[str, Any]]
-    instance_id: str
-    location: str | None
-    record: set[str]
+class _Plan(lifecycle.Reading):
+    location: str | None = None
     changes: list[dict[str, str]] = field(default_factory=list)
 
-    def add(self, resource_id: str, resource_type: str, action: str, reason: str) -> None:
+    def add(self, resource_type: str, resource_id: str, action: str, reason: str) -> None:
         self.changes.append({"id": resource_id, "type": resource_type, "action": action, "reason": reason})
 
-    def fact(self, name: str) -> Mapping[str, Any]:
-        return self.facts.get(name) or {}
-
-    def ours(self, fact: Mapping[str, Any]) -> bool:
-        return (
-            bool(fact.get("exists", True))
-            and (fact.get("tags") or {}).get(naming.RUN_TAG_INSTANCE) == self.instance_id
-        )
-
-    def kept_or_adopted(self, resource_id: str, resource_type: str, ours: bool) -> None:
-        self.add(resource_id, resource_type, KEEP if ours else ADOPT, AS_WANTED if ours else ADOPTED)
-
-    def recorded(self, resource_id: str | None) -> bool:
-        return bool(resource_id) and str(resource_id).casefold() in self.record
+    def judge(
+        self, resource_type: str, found: Mapping[str, Any], problems: Sequence[str], ours: bool | None = None
+    ) -> None:
+        """An existing resource: a conflict when it has problems, else kept when ours (by default: its tag),
+        else adopted."""
+        if problems:
+            self.add(resource_type, found["id"], CONFLICT, "; ".join(problems))
+            return
+        if ours is None:
+            ours = self.ours(found)
+        action, reason = (KEEP, AS_WANTED) if ours else (ADOPT, ADOPTED)
+        self.add(resource_type, found["id"], action, reason)
 
 
 def plan_changes(
@@ -68,37 +61,17 @@ def plan_changes(
     record: Iterable[str] = (),
 ) -> list[dict[str, str]]:
     """Every resource the setup of `request` touches, in the setup's order, with its action and reason."""
-    plan = _Plan(Target(request), facts, instance_id, location, {rid.casefold() for rid in record})
+    plan = _Plan(lifecycle.Target(request), facts, instance_id, {rid.casefold() for rid in record}, location)
+    aks_vnet, *hopsworks_vnet = plan.target.vnets()
     _identity(plan)
-    _role_assignments(
-        plan,
-        [w for w in lifecycle.wanted_assignments(plan.target, facts) if w.principal == "managed identity"],
-    )
-    _vnet(
-        plan,
-        lifecycle.F_AKS_VNET,
-        plan.target.aks["vnetName"],
-        plan.target.aks["addressSpace"],
-        plan.target.aks_subnets(),
-    )
+    _role_assignments(plan, "managed identity")
+    _vnet(plan, aks_vnet)
     _cluster(plan)
-    _role_assignments(
-        plan, [w for w in lifecycle.wanted_assignments(plan.target, facts) if w.principal == "cluster"]
-    )
+    _role_assignments(plan, "cluster")
     _registry(plan)
-    _role_assignments(
-        plan,
-        [w for w in lifecycle.wanted_assignments(plan.target, facts) if w.principal == "kubelet identity"],
-    )
-    network = plan.target.hopsworks_network
-    if network:
-        _vnet(
-            plan,
-            lifecycle.F_HOPSWORKS_VNET,
-            network["vnetName"],
-            network["addressSpace"],
-            plan.target.hopsworks_subnets(),
-        )
+    _role_assignments(plan, "kubelet identity")
+    if hopsworks_vnet:  # topology peering
+        _vnet(plan, *hopsworks_vnet)
         _peerings(plan)
         _dns_link(plan)
     return plan.changes
@@ -107,237 +80,164 @@ def plan_changes(
 def _identity(plan: _Plan) -> None:
     fact = plan.fact(lifecycle.F_IDENTITY)
     if not fact.get("exists"):
-        plan.add(plan.target.identity_id, lifecycle.IDENTITY, CREATE, ABSENT)
-        return
-    problems = adoption.identity_problems(fact.get("location"), plan.location)
-    if problems:
-        plan.add(fact["id"], lifecycle.IDENTITY, CONFLICT, "; ".join(problems))
-        return
-    plan.kept_or_adopted(fact["id"], lifecycle.IDENTITY, plan.ours(fact))
-
-
-def _role_assignments(plan: _Plan, wanted: list[lifecycle.WantedAssignment]) -> None:
-    for assignment in wanted:
-        found = lifecycle.found_assignment(plan.facts, assignment)
-        if found is None:
-            plan.add(
-                assignment.id,
-                lifecycle.ROLE_ASSIGNMENT,
-                CREATE,
-                f"{assignment.label} at {assignment.scope}: the principal does not exist yet",
-            )
-        elif found.get("exists"):
-            by_setup = str(found.get("description") or "").startswith(SETUP_DESCRIPTION_PREFIX)
-            plan.add(
-                found["id"],
-                lifecycle.ROLE_ASSIGNMENT,
-                KEEP if by_setup else ADOPT,
-                f"{assignment.label}: " + (AS_WANTED if by_setup else ADOPTED),
-            )
-        elif found.get("otherId"):
-            plan.add(
-                found["otherId"],
-                lifecycle.ROLE_ASSIGNMENT,
-                ADOPT,
-                f"{assignment.label}: assigned before under another name; the setup uses it",
-            )
-        else:
-            plan.add(assignment.id, lifecycle.ROLE_ASSIGNMENT, CREATE, f"{assignment.label}: {ABSENT}")
-
-
-def _existing_vnet(fact: Mapping[str, Any]) -> adoption.ExistingVnet:
-    subnets = fact.get("subnets") or ()
-    return adoption.ExistingVnet(
-        location=fact.get("location"),
-        address_prefixes=tuple(fact.get("addressPrefixes") or ()),
-        subnets={s["name"]: tuple(s.get("prefixes") or ()) for s in subnets},
-        provisioning_state=fact.get("provisioningState"),
-        subnet_states={s["name"]: s.get("provisioningState") for s in subnets},
-    )
-
-
-def _vnet(plan: _Plan, fact_name: str, vnet_name: str, space: str, subnets: list[tuple[str, str]]) -> None:
-    fact = plan.fact(fact_name)
-    vnet_id = plan.target.rid(lifecycle.VNET, vnet_name)
-    if not fact.get("exists"):
-        plan.add(vnet_id, lifecycle.VNET, CREATE, f"{ABSENT}; address space {space}")
-        for name, prefix in subnets:
-            plan.add(f"{vnet_id}/subnets/{name}", lifecycle.SUBNET, CREATE, f"{ABSENT}; prefix {prefix}")
-        return
-    ours = plan.ours(fact)
-    recorded = _recorded_subnets(plan, fact)
-    # A new run owns nothing yet: a vnet or subnet left Failed by an earlier run is one it would refuse to
-    # adopt (only the run that left it Failed PUTs it again), so the plan calls it a conflict, as preflight.
-    checked = adoption.plan_existing_vnet(_existing_vnet(fact), plan.location, space, subnets)
-    if checked.problems:
-        plan.add(fact["id"], lifecycle.VNET, CONFLICT, "; ".join(checked.problems))
+        plan.add(lifecycle.IDENTITY, plan.target.identity_id, CREATE, ABSENT)
     else:
-        plan.kept_or_adopted(fact["id"], lifecycle.VNET, ours)
-    missing = {name.casefold() for name, _ in checked.missing_subnets}
-    for name, prefix in subnets:
+        plan.judge(lifecycle.IDENTITY, fact, adoption.identity_problems(fact.get("location"), plan.location))
+
+
+def _role_assignments(plan: _Plan, principal: str) -> None:
+    for wanted in lifecycle.wanted_assignments(plan.target, plan.facts):
+        if wanted.principal != principal:
+            continue
+        found = lifecycle.found_assignment(plan.facts, wanted)
+        if found is None:
+            reason = f"{wanted.label} at {wanted.scope}: the principal does not exist yet"
+            plan.add(ROLE_ASSIGNMENT, wanted.id, CREATE, reason)
+        elif found.get("exists"):
+            by_setup = str(found.get("description") or "").startswith(lifecycle.SETUP_DESCRIPTION_PREFIX)
+            action, reason = (KEEP, AS_WANTED) if by_setup else (ADOPT, ADOPTED)
+            plan.add(ROLE_ASSIGNMENT, found["id"], action, f"{wanted.label}: {reason}")
+        elif found.get("otherId"):
+            reason = f"{wanted.label}: assigned before under another name; the setup uses it"
+            plan.add(ROLE_ASSIGNMENT, found["otherId"], ADOPT, reason)
+        else:
+            plan.add(ROLE_ASSIGNMENT, wanted.id, CREATE, f"{wanted.label}: {ABSENT}")
+
+
+def _vnet(plan: _Plan, wanted: lifecycle.WantedVnet) -> None:
+    fact = plan.fact(wanted.fact)
+    if fact.get("exists"):
+        vnet_id = fact["id"]
+        # A new run owns nothing yet: a vnet or subnet left Failed by an earlier run is one it would refuse
+        # to adopt (only the run that left it Failed PUTs it again), so the plan calls it a conflict, as
+        # preflight does.
+        subnets = fact.get("subnets") or ()
+        existing = adoption.ExistingVnet(
+            location=fact.get("location"),
+            address_prefixes=tuple(fact.get("addressPrefixes") or ()),
+            subnets={s["name"]: tuple(s.get("prefixes") or ()) for s in subnets},
+            provisioning_state=fact.get("provisioningState"),
+            subnet_states={s["name"]: s.get("provisioningState") for s in subnets},
+        )
+        checked = adoption.plan_existing_vnet(existing, plan.location, wanted.address_space, wanted.subnets)
+        plan.judge(VNET, fact, checked.problems)
+        missing = {name.casefold() for name, _ in checked.missing_subnets}
+    else:
+        vnet_id = wanted.id
+        plan.add(VNET, vnet_id, CREATE, f"{ABSENT}; address space {wanted.address_space}")
+        missing = {name.casefold() for name, _ in wanted.subnets}
+    for name, prefix in wanted.subnets:
         subnet = lifecycle.find_child(fact, "subnets", name)
         if subnet is None or name.casefold() in missing:
-            plan.add(f"{fact['id']}/subnets/{name}", lifecycle.SUBNET, CREATE, f"{ABSENT}; prefix {prefix}")
-        elif _failed(subnet):
-            reason = "; ".join(adoption.failed_state_problems(subnet.get("provisioningState")))
-            plan.add(subnet["id"], lifecycle.SUBNET, CONFLICT, reason)
+            plan.add(SUBNET, f"{vnet_id}/subnets/{name}", CREATE, f"{ABSENT}; prefix {prefix}")
         else:
-            plan.kept_or_adopted(subnet["id"], lifecycle.SUBNET, ours or name.casefold() in recorded)
-
-
-def _recorded_subnets(plan: _Plan, fact: Mapping[str, Any]) -> Collection[str]:
-    return {s["name"].casefold() for s in fact.get("subnets") or () if plan.recorded(s.get("id"))}
+            problems = adoption.failed_state_problems(subnet.get("provisioningState"))
+            plan.judge(SUBNET, subnet, problems, plan.ours(fact) or plan.recorded(subnet["id"]))
 
 
 def _cluster(plan: _Plan) -> None:
-    fact = plan.fact(lifecycle.F_CLUSTER)
-    target = plan.target
+    fact, target = plan.fact(lifecycle.F_CLUSTER), plan.target
     if not fact.get("exists"):
-        plan.add(target.cluster_id, lifecycle.CLUSTER, CREATE, f"{ABSENT}; private, Azure CNI, takes minutes")
+        plan.add(CLUSTER, target.cluster_id, CREATE, f"{ABSENT}; private, Azure CNI, takes minutes")
         return
-    ours = plan.ours(fact)
     failure = fact.get("failure")
     if failure:  # as for a vnet: only the run that left it Failed PUTs it again; a new one refuses it
-        plan.add(fact["id"], lifecycle.CLUSTER, CONFLICT, str(failure.get("message") or failure.get("code")))
+        plan.judge(CLUSTER, fact, [str(failure.get("message") or failure.get("code"))])
         return
     existing = dict(fact.get("facts") or {})
     existing["subnet_ids"] = tuple(existing.get("subnet_ids") or ())
-    node_subnet_id = target.rid(
-        lifecycle.VNET, target.aks["vnetName"], "subnets", target.aks["nodeSubnetName"]
-    )
     names = {f.name for f in dataclasses.fields(adoption.ExistingCluster)}
     problems = adoption.cluster_problems(
         adoption.ExistingCluster(**{k: v for k, v in existing.items() if k in names}),
         wanted_location=plan.location,
-        node_subnet_id=node_subnet_id,
+        node_subnet_id=f"{target.aks_vnet_id}/subnets/{target.aks['nodeSubnetName']}",
         service_cidr=target.aks["serviceCidr"],
         dns_service_ip=target.aks["dnsServiceIp"],
     )
-    if problems:
-        plan.add(fact["id"], lifecycle.CLUSTER, CONFLICT, "; ".join(problems))
-        return
-    plan.kept_or_adopted(fact["id"], lifecycle.CLUSTER, ours)
+    plan.judge(CLUSTER, fact, problems)
 
 
 def _registry(plan: _Plan) -> None:
-    fact = plan.fact(lifecycle.F_REGISTRY)
-    acr = plan.target.request["acr"]
-    days = int(acr.get("retentionDays") or 7)
+    fact, registry_id = plan.fact(lifecycle.F_REGISTRY), plan.target.registry_id
+    days = int(plan.target.request["acr"].get("retentionDays") or 7)
     if not fact.get("exists"):
         taken = fact.get("nameTaken")
         if taken:
-            plan.add(plan.target.registry_id, lifecycle.REGISTRY, CONFLICT, str(taken.get("message")))
+            plan.add(REGISTRY, registry_id, CONFLICT, str(taken.get("message")))
         else:
-            plan.add(
-                plan.target.registry_id,
-                lifecycle.REGISTRY,
-                CREATE,
-                f"{ABSENT}; Premium, retention of untagged manifests {days} days",
-            )
+            reason = f"{ABSENT}; Premium, retention of untagged manifests {days} days"
+            plan.add(REGISTRY, registry_id, CREATE, reason)
         return
     problems = adoption.registry_problems(fact.get("sku"), fact.get("roleAssignmentMode"))
     problems += adoption.failed_state_problems(fact.get("provisioningState"))
     policies = fact.get("policies") or {}
     if adoption.soft_delete_enabled(policies):
         problems.append(adoption.SOFT_DELETE_PROBLEM)
-    if problems:
-        plan.add(fact["id"], lifecycle.REGISTRY, CONFLICT, "; ".join(problems))
-        return
-    ours = plan.ours(fact)
     retention = policies.get("retentionPolicy") or {}
-    if adoption.retention_in_state(retention, days):
-        plan.kept_or_adopted(fact["id"], lifecycle.REGISTRY, ours)
+    if problems or adoption.retention_in_state(retention, days):
+        plan.judge(REGISTRY, fact, problems)
         return
     change = (
         f"retention policy is {retention.get('status') or 'unset'}, {retention.get('days')} days; "
         f"the setup sets enabled, {days} days"
     )
-    if ours:
-        plan.add(fact["id"], lifecycle.REGISTRY, UPDATE, change)
+    if plan.ours(fact):
+        plan.add(REGISTRY, fact["id"], UPDATE, change)
     else:
-        plan.add(fact["id"], lifecycle.REGISTRY, ADOPT, f"{ADOPTED}, except: {change}")
+        plan.add(REGISTRY, fact["id"], ADOPT, f"{ADOPTED}, except: {change}")
 
 
 def _peerings(plan: _Plan) -> None:
-    target = plan.target
-    vnets_ours = plan.ours(plan.fact(lifecycle.F_AKS_VNET)) or plan.ours(
-        plan.fact(lifecycle.F_HOPSWORKS_VNET)
-    )
-    for vnet_fact, name, remote_id in target.peerings():
+    vnet_ids = {vnet.fact: vnet.id for vnet in plan.target.vnets()}
+    for vnet_fact, name, remote_id in plan.target.peerings():
         vnet = plan.fact(vnet_fact)
-        vnet_name = (
-            target.aks["vnetName"]
-            if vnet_fact == lifecycle.F_AKS_VNET
-            else target.hopsworks_network["vnetName"]
-        )
         peering = lifecycle.find_child(vnet, "peerings", name) if vnet.get("exists") else None
         if peering is None:
-            plan.add(
-                target.rid(lifecycle.VNET, vnet_name, "virtualNetworkPeerings", name),
-                lifecycle.PEERING,
-                CREATE,
-                f"{ABSENT}; towards {remote_id}",
-            )
+            peering_id = f"{vnet_ids[vnet_fact]}/virtualNetworkPeerings/{name}"
+            plan.add(PEERING, peering_id, CREATE, f"{ABSENT}; towards {remote_id}")
             continue
         problems = adoption.peering_problems(peering.get("remoteVnetId"), remote_id)
         problems += adoption.failed_state_problems(peering.get("provisioningState"))
-        if problems:
-            plan.add(peering["id"], lifecycle.PEERING, CONFLICT, "; ".join(problems))
-            continue
         drift = adoption.peering_drift(peering.get("settings") or {})
-        if drift or str(peering.get("peeringState") or "").casefold() == "disconnected":
+        disconnected = str(peering.get("peeringState") or "").casefold() == "disconnected"
+        if not problems and (drift or disconnected):
             reason = f"{', '.join(drift)} differ from the guide's" if drift else "Disconnected"
-            plan.add(
-                peering["id"], lifecycle.PEERING, UPDATE, f"{reason}: PUT back with the guide's settings"
-            )
-            continue
-        plan.kept_or_adopted(peering["id"], lifecycle.PEERING, vnets_ours or plan.recorded(peering["id"]))
+            plan.add(PEERING, peering["id"], UPDATE, f"{reason}: PUT back with the guide's settings")
+        else:
+            plan.judge(PEERING, peering, problems, plan.vnets_ours() or plan.recorded(peering["id"]))
 
 
 def _dns_link(plan: _Plan) -> None:
-    target = plan.target
+    target, cluster = plan.target, plan.fact(lifecycle.F_CLUSTER)
     link_name = str(target.dns_link_name)
-    cluster = plan.fact(lifecycle.F_CLUSTER)
-    zone = (plan.facts.get(lifecycle.F_DNS_LINKS) or {}).get("zoneName")
+    zone = plan.fact(lifecycle.F_DNS_LINKS).get("zoneName")
+    node_rg = cluster.get("nodeResourceGroup") or naming.node_resource_group(
+        target.resource_group, target.aks["name"], plan.location or "<location>"
+    )
+    zone_name = zone or "<the cluster's private zone>"
+    new_link_id = naming.resource_id(
+        target.subscription_id, node_rg, DNS_ZONE, zone_name, "virtualNetworkLinks", link_name
+    )
     if not cluster.get("exists") or not zone:
-        node_rg = cluster.get("nodeResourceGroup") or naming.node_resource_group(
-            target.resource_group, target.aks["name"], plan.location or "<location>"
-        )
-        zone_id = naming.resource_id(
-            target.subscription_id,
-            node_rg,
-            "Microsoft.Network/privateDnsZones",
-            zone or "<the cluster's private zone>",
-        )
         reason = "the cluster's private DNS zone does not exist yet" if not zone else ABSENT
-        plan.add(f"{zone_id}/virtualNetworkLinks/{link_name}", lifecycle.DNS_LINK, CREATE, reason)
+        plan.add(DNS_LINK, new_link_id, CREATE, reason)
         return
     named, for_vnet = lifecycle.dns_link_for(plan.facts, target.hopsworks_vnet_id, link_name)
-    failed = next((link for link in (named, for_vnet) if link and _failed(link)), None)
+    failed = next(
+        (link for link in (named, for_vnet) if link and adoption.is_failed(link.get("provisioningState"))),
+        None,
+    )
     if failed is not None:
-        reason = "; ".join(adoption.failed_state_problems(failed.get("provisioningState")))
-        plan.add(failed["id"], lifecycle.DNS_LINK, CONFLICT, reason)
+        plan.judge(DNS_LINK, failed, adoption.failed_state_problems(failed.get("provisioningState")))
     elif named is not None and for_vnet is not named:
-        plan.add(
-            named["id"],
-            lifecycle.DNS_LINK,
-            CONFLICT,
-            f"it links the vnet '{named.get('vnetId')}', the setup needs '{target.hopsworks_vnet_id}'",
-        )
+        reason = f"it links the vnet '{named.get('vnetId')}', the setup needs '{target.hopsworks_vnet_id}'"
+        plan.add(DNS_LINK, named["id"], CONFLICT, reason)
     elif for_vnet is None:
-        zone_id = naming.resource_id(
-            target.subscription_id, cluster["nodeResourceGroup"], "Microsoft.Network/privateDnsZones", zone
-        )
-        plan.add(f"{zone_id}/virtualNetworkLinks/{link_name}", lifecycle.DNS_LINK, CREATE, ABSENT)
+        plan.add(DNS_LINK, new_link_id, CREATE, ABSENT)
     elif for_vnet is named and for_vnet.get("registrationEnabled"):
-        plan.add(for_vnet["id"], lifecycle.DNS_LINK, UPDATE, "auto-registration is on: PUT back with it off")
+        plan.add(DNS_LINK, for_vnet["id"], UPDATE, "auto-registration is on: PUT back with it off")
     else:
-        ours = (for_vnet.get("tags") or {}).get(naming.RUN_TAG_INSTANCE) == plan.instance_id
-        plan.kept_or_adopted(for_vnet["id"], lifecycle.DNS_LINK, ours)
-
-
-def _failed(fact: Mapping[str, Any]) -> bool:
-    return adoption.is_failed(fact.get("provisioningState"))
+        plan.judge(DNS_LINK, for_vnet, [])
 
 
 # ---------------------------------------------------------------- problems and the whole answer
@@ -357,15 +257,9 @@ def problems_of(
             for p in listed
         ]
     for change in changes:
-        step = STEP_OF_TYPE.get(change["type"])
-        if change["action"] == CONFLICT and step:
-            problems.append(
-                {
-                    "step": step,
-                    "code": "IncompatibleExistingResource",
-                    "message": f"{change['id']}: {change['reason']}",
-                }
-            )
+        if change["action"] == CONFLICT and change["type"] in STEP_OF_TYPE:
+            message = f"{change['id']}: {change['reason']}"
+            problems.append({"step": STEP_OF_TYPE[change["type"]], "code": INCOMPATIBLE, "message": message})
     return problems
 
 

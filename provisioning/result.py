@@ -12,9 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from provisioning import topology
-
-CREATED = "created"
-EXISTING = "existing"
+from provisioning.contracts import CREATED
 
 
 def hopsworks_values(request: Mapping[str, Any], location: str | None = None) -> dict[str, str]:
@@ -43,11 +41,11 @@ def merge_resources(resources: Iterable[Mapping[str, Any]]) -> list[dict[str, st
         if not isinstance(rid, str) or not rid:
             continue
         key = rid.rstrip("/").casefold()
-        entry = {"id": rid, "type": str(resource.get("type", "")), "action": str(resource.get("action", ""))}
+        action = str(resource.get("action", ""))
         if key not in merged:
-            merged[key] = entry
-        elif entry["action"] == CREATED and merged[key]["action"] != CREATED:
-            merged[key] = {**merged[key], "action": CREATED}
+            merged[key] = {"id": rid, "type": str(resource.get("type", "")), "action": action}
+        elif action == CREATED:
+            merged[key]["action"] = CREATED
     return list(merged.values())
 
 

@@ -22,17 +22,12 @@ def build_status(
     states: Mapping[str, str],
     error: Mapping[str, str] | None = None,
 ) -> dict:
-    """`{"topology", "steps": {step: state}, "done", "total"}` plus `"error": {step, code}` after a failure.
-
-    `step_names` fixes the order of `steps`; a step missing from `states` is pending. `done` counts the
-    succeeded steps.
-    """
-    steps: dict[str, str] = {}
-    for name in step_names:
-        state = states.get(name, PENDING)
+    """`topology`, `steps` (each of `step_names` in order, pending when not in `states`), `done` (how many
+    succeeded), `total`, and `error` (`{step, code}`) after a failure."""
+    steps = {name: states.get(name, PENDING) for name in step_names}
+    for state in steps.values():
         if state not in STATES:
             raise ValueError(f"step state must be one of {', '.join(STATES)}, not {state!r}")
-        steps[name] = state
     status: dict = {
         "topology": topology,
         "steps": steps,

@@ -20,8 +20,8 @@ SOON_SECONDS = 1
 # cluster (the subnet topology) is seen at most this late, 1% of a 5-minute cluster (5 s measured 1.050 at
 # worst for the subnet topology, 3 s keeps the user's wait under 1.05 of Azure's time; ~100 polls a cluster).
 LONG_OPERATION_SECONDS = 3
-# Steps whose Azure operation takes minutes (a cluster's create; in a rollback, its delete).
-LONG_STEPS = ("aks_cluster",)
+# The step whose Azure operation takes minutes (a cluster's create; in a rollback, its delete).
+LONG_STEP = "aks_cluster"
 
 
 def retry_after_seconds(custom_status: Any) -> int:
@@ -30,12 +30,8 @@ def retry_after_seconds(custom_status: Any) -> int:
         return SOON_SECONDS  # the run has just started: preflight may fail within a second
     steps: Mapping[str, Any] = custom_status["steps"]
     failed = "error" in custom_status or any(state in (FAILED, ROLLED_BACK) for state in steps.values())
-    for step in LONG_STEPS:
-        state = steps.get(step)
-        if state == RUNNING:
-            return LONG_OPERATION_SECONDS
-        if failed and state in (SUCCEEDED, FAILED):
-            # Rolling back: the cluster this run made is being deleted (minutes).
-            return LONG_OPERATION_SECONDS
+    state = steps.get(LONG_STEP)
+    # Rolling back (failed): the cluster this run made is being deleted (minutes).
+    if state == RUNNING or (failed and state in (SUCCEEDED, FAILED)):
+        return LONG_OPERATION_SECONDS
     return SOON_SECONDS
-

@@ -1,20 +1,9 @@
 """What a teardown deletes, in what order, and what it keeps: pure decisions over the target's facts.
 
-Who made a resource (docs/DESIGN.md, "Who made it"), seen from after the setup:
-- identity, vnets, cluster, registry and the DNS link carry the tag `hopsworks-setup=<setup instance id>`
-  when a setup for this target created them. Tag present: ours. No tag (adopted, or made by someone else):
-  kept. The target's *run ids* are the `hopsworks-setup-run` tags on those resources.
-- role assignments carry `hopsworks-setup-run=<run id>` in their description. Ours when that run id is one of
-  the target's, when the record lists it, or when its principal belongs to a resource of ours (the principal
-  goes with it). A setup's description with none of those: ownership unclear, kept.
-- subnets and peerings carry nothing. A subnet of a vnet of ours is ours; a peering on or towards a vnet of
-  ours is ours (it cannot predate that vnet). In an adopted vnet only the durable *record* of the setup runs'
-  outputs (`fold_record`) says which were created.
-A resource whose ownership is unclear is kept and reported; nothing without our mark is ever deleted. A vnet
-of ours that holds subnets or peerings the setup did not make is kept (they would go with it).
-
-Order (reverse of the setup's dependencies): DNS link, peerings, role assignments, cluster (its node resource
-group goes with it), registry, subnets, vnets, identity.
+Who made what, by tag, role-assignment description or the durable record of the setups' outputs
+(`fold_record`): docs/DESIGN.md ("Teardown"). Nothing without our mark is ever deleted; a resource whose
+ownership is unclear is kept and reported, and so is a vnet of ours that holds subnets or peerings the setup
+did not make (they would go with it). Order: the reverse of the setup's dependencies (`GROUPS`).
 """
 
 from __future__ import annotations
@@ -25,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from provisioning import lifecycle, naming
-from provisioning.lifecycle import Target
+from provisioning.lifecycle import F_CLUSTER, F_IDENTITY, F_REGISTRY, ROLE_ASSIGNMENT, SUBNET
 from provisioning.rollback import is_under
 
 GROUPS = ("dns_link", "peerings", "role_assignments", "cluster", "registry", "subnets", "vnets", "identity")
@@ -33,7 +22,10 @@ INVENTORY = "inventory"
 STEPS = (INVENTORY, *GROUPS)
 
 NOT_OURS = "not made by a setup for this target (it existed before, or someone else made it): kept"
-SETUP_PREFIX = f"{naming.RUN_TAG_RUN}="
+UNCLEAR = (
+    "recorded as made by a setup, but it no longer carries this target's hopsworks-setup tag: "
+    "ownership unclear, kept"
+)
 
 
 @dataclass(frozen=True)
@@ -61,41 +53,16 @@ class Decision:
         return sorted({item.group for item in self.delete}, key=GROUPS.index)
 
 
-def _made_here(fact: Mapping[str, Any] | None, instance_id: str) -> bool:
-    tags = (fact or {}).get("tags") or {}
-    return bool(fact and fact.get("exists", True)) and tags.get(naming.RUN_TAG_INSTANCE) == instance_id
-
-
 @dataclass
-class _Context:
-    target: Target
-    facts: Mapping[str, Mapping[str, Any]]
-    record: set[str]  # casefolded ids the record lists as created by a setup for this target
-    instance_id: str
+class _Context(lifecycle.Reading):
     decision: Decision = field(default_factory=Decision)
 
-    def fact(self, name: str) -> Mapping[str, Any]:
-        return self.facts.get(name) or {}
-
-    def ours(self, name: str) -> bool:
-        return _made_here(self.fact(name), self.instance_id)
-
-    def recorded(self, resource_id: str | None) -> bool:
-        return bool(resource_id) and str(resource_id).casefold() in self.record
-
     def run_ids(self) -> set[str]:
-        names = (
-            lifecycle.F_IDENTITY,
-            lifecycle.F_AKS_VNET,
-            lifecycle.F_HOPSWORKS_VNET,
-            lifecycle.F_CLUSTER,
-            lifecycle.F_REGISTRY,
-        )
-        found = {str(self.fact(n)["tags"].get(naming.RUN_TAG_RUN)) for n in names if self.ours(n)}
-        for link in self.fact(lifecycle.F_DNS_LINKS).get("links") or ():
-            if (link.get("tags") or {}).get(naming.RUN_TAG_INSTANCE) == self.instance_id:
-                found.add(str(link["tags"].get(naming.RUN_TAG_RUN)))
-        return found - {"None"}
+        """The run ids tagged on the resources of ours: the setups' runs for this target."""
+        names = (F_IDENTITY, lifecycle.F_AKS_VNET, lifecycle.F_HOPSWORKS_VNET, F_CLUSTER, F_REGISTRY)
+        tagged = [self.fact(name) for name in names]
+        tagged += self.fact(lifecycle.F_DNS_LINKS).get("links") or ()
+        return {str(fact["tags"].get(naming.RUN_TAG_RUN)) for fact in tagged if self.ours(fact)} - {"None"}
 
     def delete(self, resource_id: str, resource_type: str, group: str, reason: str) -> None:
         self.decision.delete.append(Item(resource_id, resource_type, group, reason))
@@ -104,29 +71,21 @@ class _Context:
         self.decision.kept.append(Item(resource_id, resource_type, group, reason))
 
     def untagged(self, resource_id: str, resource_type: str, group: str, ours: bool, reason: str) -> None:
-        """A subnet or peering (no tag): deleted when `ours`, else kept."""
+        """A subnet, peering or DNS link: deleted (with `reason`) when `ours`, else kept."""
         if ours:
             self.delete(resource_id, resource_type, group, reason)
         else:
             self.keep(resource_id, resource_type, group, NOT_OURS)
 
     def tagged(self, name: str, group: str, kind: str) -> None:
-        """identity, cluster, registry: ours by tag, else kept (a record without the tag: unclear)."""
+        """identity, cluster, registry, vnets: ours by tag, else kept (a record without the tag: unclear)."""
         fact = self.fact(name)
         if not fact.get("exists"):
             return
-        if self.ours(name):
+        if self.ours(fact):
             self.delete(fact["id"], fact["type"], group, f"{kind} made by a setup for this target")
-        elif self.recorded(fact["id"]):
-            self.keep(
-                fact["id"],
-                fact["type"],
-                group,
-                "recorded as made by a setup, but it no longer carries this target's hopsworks-setup tag: "
-                "ownership unclear, kept",
-            )
         else:
-            self.keep(fact["id"], fact["type"], group, NOT_OURS)
+            self.keep(fact["id"], fact["type"], group, UNCLEAR if self.recorded(fact["id"]) else NOT_OURS)
 
 
 def decide(
@@ -136,14 +95,14 @@ def decide(
     setup_instance_id: str,
 ) -> Decision:
     """What to delete (in order) and what to keep, with a reason for each."""
-    ctx = _Context(Target(request), facts, {rid.casefold() for rid in record}, setup_instance_id)
+    ctx = _Context(lifecycle.Target(request), facts, setup_instance_id, {rid.casefold() for rid in record})
     _dns_link(ctx)
     _peerings(ctx)
     _role_assignments(ctx)
-    ctx.tagged(lifecycle.F_CLUSTER, "cluster", "cluster (its node resource group goes with it)")
-    ctx.tagged(lifecycle.F_REGISTRY, "registry", "registry")
+    ctx.tagged(F_CLUSTER, "cluster", "cluster (its node resource group goes with it)")
+    ctx.tagged(F_REGISTRY, "registry", "registry")
     _networks(ctx)
-    ctx.tagged(lifecycle.F_IDENTITY, "identity", "managed identity")
+    ctx.tagged(F_IDENTITY, "identity", "managed identity")
     _unreached_records(ctx, record)
     return ctx.decision
 
@@ -152,122 +111,77 @@ def _dns_link(ctx: _Context) -> None:
     target = ctx.target
     named, for_vnet = lifecycle.dns_link_for(ctx.facts, target.hopsworks_vnet_id, target.dns_link_name)
     for link in {id(x): x for x in (for_vnet, named) if x is not None}.values():
-        if (link.get("tags") or {}).get(naming.RUN_TAG_INSTANCE) == ctx.instance_id:
-            ctx.delete(
-                link["id"], lifecycle.DNS_LINK, "dns_link", "DNS zone link made by a setup for this target"
-            )
-        else:
-            ctx.keep(link["id"], lifecycle.DNS_LINK, "dns_link", NOT_OURS)
+        reason = "DNS zone link made by a setup for this target"
+        ctx.untagged(link["id"], lifecycle.DNS_LINK, "dns_link", ctx.ours(link), reason)
 
 
 def _peerings(ctx: _Context) -> None:
-    vnets_ours = ctx.ours(lifecycle.F_AKS_VNET) or ctx.ours(lifecycle.F_HOPSWORKS_VNET)
     for vnet_fact, name, _remote in ctx.target.peerings():
         peering = lifecycle.find_child(ctx.fact(vnet_fact), "peerings", name)
-        if peering is None:
-            continue
-        ctx.untagged(
-            peering["id"],
-            lifecycle.PEERING,
-            "peerings",
-            vnets_ours or ctx.recorded(peering["id"]),
-            "peering made by a setup for this target (on or towards a vnet it made, or recorded)",
-        )
-
-
-def _principal_ours(ctx: _Context, wanted: lifecycle.WantedAssignment) -> bool:
-    owner = lifecycle.F_IDENTITY if wanted.principal == "managed identity" else lifecycle.F_CLUSTER
-    return ctx.ours(owner)
+        if peering is not None:
+            ctx.untagged(
+                peering["id"],
+                lifecycle.PEERING,
+                "peerings",
+                ctx.vnets_ours() or ctx.recorded(peering["id"]),
+                "peering made by a setup for this target (on or towards a vnet it made, or recorded)",
+            )
 
 
 def _role_assignments(ctx: _Context) -> None:
     run_ids = ctx.run_ids()
     for wanted in lifecycle.wanted_assignments(ctx.target, ctx.facts):
-        found = lifecycle.found_assignment(ctx.facts, wanted)
-        if found is None:
-            continue
+        found = lifecycle.found_assignment(ctx.facts, wanted) or {}
         if not found.get("exists"):
             if found.get("otherId"):
-                ctx.keep(
-                    found["otherId"],
-                    lifecycle.ROLE_ASSIGNMENT,
-                    "role_assignments",
-                    f"{wanted.label}: assigned before the setup (under another name): kept",
-                )
+                reason = f"{wanted.label}: assigned before the setup (under another name): kept"
+                ctx.keep(found["otherId"], ROLE_ASSIGNMENT, "role_assignments", reason)
             continue
         description = str(found.get("description") or "").strip()
-        if not description.startswith(SETUP_PREFIX):
-            ctx.keep(
-                found["id"],
-                lifecycle.ROLE_ASSIGNMENT,
-                "role_assignments",
-                f"{wanted.label}: not created by a setup: kept",
-            )
-        elif (
-            description[len(SETUP_PREFIX) :] in run_ids
-            or ctx.recorded(found["id"])
-            or _principal_ours(ctx, wanted)
-        ):
-            ctx.delete(
-                found["id"],
-                lifecycle.ROLE_ASSIGNMENT,
-                "role_assignments",
-                f"{wanted.label}, created by a setup for this target",
-            )
+        prefix = lifecycle.SETUP_DESCRIPTION_PREFIX
+        # The principal goes with a resource of ours: the kubelet identity's is the cluster's.
+        owner = F_IDENTITY if wanted.principal == "managed identity" else F_CLUSTER
+        if not description.startswith(prefix):
+            reason = f"{wanted.label}: not created by a setup: kept"
+            ctx.keep(found["id"], ROLE_ASSIGNMENT, "role_assignments", reason)
+        elif description[len(prefix) :] in run_ids or ctx.recorded(found["id"]) or ctx.ours(ctx.fact(owner)):
+            reason = f"{wanted.label}, created by a setup for this target"
+            ctx.delete(found["id"], ROLE_ASSIGNMENT, "role_assignments", reason)
         else:
-            ctx.keep(
-                found["id"],
-                lifecycle.ROLE_ASSIGNMENT,
-                "role_assignments",
+            reason = (
                 f"{wanted.label}: created by a setup run that is not recorded for this target "
-                "(ownership unclear): kept",
+                "(ownership unclear): kept"
             )
-
-
-def _vnet_facts(ctx: _Context) -> list[tuple[str, list[tuple[str, str]]]]:
-    vnets = [(lifecycle.F_AKS_VNET, ctx.target.aks_subnets())]
-    if ctx.target.peering:
-        vnets.append((lifecycle.F_HOPSWORKS_VNET, ctx.target.hopsworks_subnets()))
-    return vnets
+            ctx.keep(found["id"], ROLE_ASSIGNMENT, "role_assignments", reason)
 
 
 def _networks(ctx: _Context) -> None:
     """Subnets first (all of them, across vnets), then the vnets: the order the groups run in."""
-    vnet_items: list[tuple[str, Mapping[str, Any], list[Item], list[str]]] = []
-    wanted_peerings = {name.casefold() for _, name, _ in ctx.target.peerings()}
-    for name, subnets in _vnet_facts(ctx):
-        vnet = ctx.fact(name)
-        if not vnet.get("exists"):
+    vnets = [(wanted, ctx.fact(wanted.fact)) for wanted in ctx.target.vnets()]
+    vnets = [(wanted, vnet) for wanted, vnet in vnets if vnet.get("exists")]
+    made_with: dict[str, list[Item]] = {}  # the subnets of each vnet of ours, by its fact
+    for wanted, vnet in vnets:
+        subnets = [lifecycle.find_child(vnet, "subnets", name) for name, _ in wanted.subnets]
+        subnets = [subnet for subnet in subnets if subnet is not None]
+        if ctx.ours(vnet):
+            reason = "subnet made with a vnet of this target's setup"
+            made_with[wanted.fact] = [Item(subnet["id"], SUBNET, "subnets", reason) for subnet in subnets]
             continue
-        wanted_names = {subnet.casefold() for subnet, _ in subnets}
-        foreign = [s["name"] for s in vnet.get("subnets") or () if s["name"].casefold() not in wanted_names]
+        for subnet in subnets:
+            reason = "subnet a setup for this target added to an existing vnet (recorded)"
+            ctx.untagged(subnet["id"], SUBNET, "subnets", ctx.recorded(subnet["id"]), reason)
+    wanted_peerings = {name.casefold() for _, name, _ in ctx.target.peerings()}
+    for wanted, vnet in vnets:
+        if not ctx.ours(vnet):
+            ctx.tagged(wanted.fact, "vnets", "virtual network")
+            continue
+        wanted_subnets = {name.casefold() for name, _ in wanted.subnets}
+        foreign = [s["name"] for s in vnet.get("subnets") or () if s["name"].casefold() not in wanted_subnets]
         foreign += [
             p["name"] for p in vnet.get("peerings") or () if p["name"].casefold() not in wanted_peerings
         ]
-        children = []
-        for subnet_name, _ in subnets:
-            subnet = lifecycle.find_child(vnet, "subnets", subnet_name)
-            if subnet is None:
-                continue
-            item = Item(subnet["id"], lifecycle.SUBNET, "subnets", "")
-            if ctx.ours(name):
-                children.append(item)
-            else:
-                ctx.untagged(
-                    subnet["id"],
-                    lifecycle.SUBNET,
-                    "subnets",
-                    ctx.recorded(subnet["id"]),
-                    "subnet a setup for this target added to an existing vnet (recorded)",
-                )
-        vnet_items.append((name, vnet, children, foreign))
-    for name, vnet, children, foreign in vnet_items:
-        if not ctx.ours(name):
-            ctx.tagged(name, "vnets", "virtual network")
-            continue
         if foreign:
-            for child in children:
-                ctx.delete(child.id, child.type, "subnets", "subnet made with a vnet of this target's setup")
+            ctx.decision.delete += made_with[wanted.fact]
             ctx.keep(
                 vnet["id"],
                 lifecycle.VNET,
@@ -275,19 +189,20 @@ def _networks(ctx: _Context) -> None:
                 "made by a setup for this target, but it holds subnets or peerings the setup did not make "
                 f"({', '.join(foreign)}): ownership of its contents unclear, kept",
             )
-            continue
-        ctx.delete(vnet["id"], lifecycle.VNET, "vnets", "virtual network made by a setup for this target")
-        ctx.decision.goes_with[vnet["id"]] = children
+        else:
+            ctx.delete(vnet["id"], lifecycle.VNET, "vnets", "virtual network made by a setup for this target")
+            ctx.decision.goes_with[vnet["id"]] = made_with[wanted.fact]
     # Subnets before vnets: keep the group order even though they were collected per vnet.
     ctx.decision.delete.sort(key=lambda item: GROUPS.index(item.group))
 
 
 def _unreached_records(ctx: _Context, record: Iterable[str]) -> None:
     """Recorded resources this request does not name (names changed since the setup): never deleted unseen."""
-    reached = {item.id.casefold() for item in ctx.decision.delete + ctx.decision.kept}
-    reached |= {child.id.casefold() for children in ctx.decision.goes_with.values() for child in children}
+    decision = ctx.decision
+    reached = [*decision.delete, *decision.kept, *(c for cs in decision.goes_with.values() for c in cs)]
+    reached_ids = {item.id.casefold() for item in reached}
     for rid in record:
-        if rid.casefold() not in reached and not _covered(rid, ctx):
+        if rid.casefold() not in reached_ids and not _covered(rid, ctx.target):
             ctx.keep(
                 rid,
                 type_of(rid),
@@ -297,20 +212,14 @@ def _unreached_records(ctx: _Context, record: Iterable[str]) -> None:
             )
 
 
-def _covered(resource_id: str, ctx: _Context) -> bool:
+def _covered(resource_id: str, target: lifecycle.Target) -> bool:
     """A recorded id that the inventory reached in another spelling or that no longer exists."""
-    target = ctx.target
-    named = [target.identity_id, target.aks_vnet_id, target.cluster_id, target.registry_id]
-    if target.hopsworks_vnet_id:
-        named.append(target.hopsworks_vnet_id)
+    named = [target.identity_id, target.cluster_id, target.registry_id, *(vnet.id for vnet in target.vnets())]
     if any(naming.same_resource_id(resource_id, n) or is_under(resource_id, n) for n in named):
         return True
     # Role assignments at the identity's scope and the DNS link (in the node resource group) are inspected
     # through their principal and the cluster: one not reached no longer exists.
-    return type_of(resource_id).casefold() in (
-        lifecycle.ROLE_ASSIGNMENT.casefold(),
-        lifecycle.DNS_LINK.casefold(),
-    )
+    return type_of(resource_id).casefold() in (ROLE_ASSIGNMENT.casefold(), lifecycle.DNS_LINK.casefold())
 
 
 # ---------------------------------------------------------------- ids and types
@@ -345,19 +254,10 @@ _LEFT_BEHIND_PART = re.compile(r"Left behind \d+ resource\(s\) that could not be
 _ID = re.compile(r"/subscriptions/[^\s,()]+")
 
 
-def _ids_in(text: str) -> list[str]:
-    return [match.rstrip(".") for match in _ID.findall(text)]
-
-
 def fold_record(record: Mapping[str, Any] | None, runs: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """The target's record after the finished runs not folded in yet, oldest first.
-
-    record: `{"resources": [{id, type}], "seen": {"setup": createdTime, "teardown": createdTime}}`: what
-    setups for the target created and no teardown has deleted since. A run: `{"kind", "createdTime",
-    "runtimeStatus", "output"}`. A completed setup adds the resources it reports `created`; a failed one
-    what its rollback left behind; a teardown removes what it deleted (completed: its `deleted`; failed: its
-    message's Deleted part).
-    """
+    """The target's record (docs/DESIGN.md, "The record") after the finished runs (`{"kind", "createdTime",
+    "runtimeStatus", "output"}`) it has not seen yet, oldest first: a setup adds what it created (a failed one
+    what its rollback left behind), a teardown removes what it deleted (a failed one: its Deleted part)."""
     resources = {str(r["id"]).casefold(): dict(r) for r in (record or {}).get("resources") or ()}
     seen = dict((record or {}).get("seen") or {})
     for run in sorted(runs, key=lambda r: str(r.get("createdTime") or "")):
@@ -376,17 +276,19 @@ def fold_record(record: Mapping[str, Any] | None, runs: Iterable[Mapping[str, An
 
 
 def _changes(kind: str, status: Any, output: Any) -> tuple[list[tuple[str, str]], list[str]]:
+    """(what the run created: (id, type), what it deleted: ids)."""
+    completed = status == "Completed" and isinstance(output, Mapping)
     if kind == lifecycle.SETUP:
-        if status == "Completed" and isinstance(output, Mapping):
+        if completed:
             created = [r for r in output.get("resources") or () if r.get("action") == "created"]
             return [(str(r["id"]), str(r.get("type") or type_of(str(r["id"])))) for r in created], []
-        if isinstance(output, str):
-            match = _LEFT_BEHIND_PART.search(output)
-            return ([(rid, type_of(rid)) for rid in _ids_in(match.group(1))] if match else []), []
-        return [], []
-    if status == "Completed" and isinstance(output, Mapping):
+        return [(rid, type_of(rid)) for rid in _ids_in(_LEFT_BEHIND_PART, output)], []
+    if completed:
         return [], [str(r["id"]) for r in output.get("deleted") or ()]
-    if isinstance(output, str):
-        match = _DELETED_PART.search(output)
-        return [], _ids_in(match.group(1)) if match else []
-    return [], []
+    return [], _ids_in(_DELETED_PART, output)
+
+
+def _ids_in(part: re.Pattern[str], output: Any) -> list[str]:
+    """The ids in `part` of a failed run's message (none when the output is not a message)."""
+    match = part.search(output) if isinstance(output, str) else None
+    return [rid.rstrip(".") for rid in _ID.findall(match.group(1))] if match else []

@@ -24,7 +24,7 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from api.setups import ACTIVE_STATES, _json, check_status_response
-from provisioning import lazy_import
+from provisioning import function_names, lazy_import
 
 if TYPE_CHECKING:
     from provisioning import lifecycle, teardown
@@ -159,7 +159,7 @@ async def update_record(client: df.DurableOrchestrationClient, setup_instance_id
     record_id = lifecycle.instance_ids(setup_instance_id)[lifecycle.RECORD]
     for attempt in range(_RECORD_WRITE_ATTEMPTS):
         try:
-            await client.start_new(lifecycle.RECORD_ORCHESTRATOR, record_id, record)
+            await client.start_new(function_names.RECORD_ORCHESTRATOR, record_id, record)
             return record
         except Exception:  # noqa: BLE001 - refused while the previous write is running: try again
             await asyncio.sleep(0.2 * (attempt + 1))

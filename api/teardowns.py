@@ -18,7 +18,7 @@ import azure.functions as func
 
 from api import instances
 from api.setups import _json, check_status_response
-from provisioning import lazy_import
+from provisioning import function_names, lazy_import
 
 if TYPE_CHECKING:
     from provisioning import lifecycle
@@ -60,7 +60,7 @@ async def handle_start_teardown(
             "setupInstanceId": ids[lifecycle.SETUP],
         }
         try:
-            await client.start_new(lifecycle.TEARDOWN_ORCHESTRATOR, teardown_id, orchestration_input)
+            await client.start_new(function_names.TEARDOWN_ORCHESTRATOR, teardown_id, orchestration_input)
         except Exception:
             if await instances.is_active(client, teardown_id):
                 return check_status_response(client, req, teardown_id)

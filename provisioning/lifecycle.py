@@ -18,10 +18,6 @@ from typing import Any, ClassVar, NamedTuple
 
 from provisioning import contracts as c
 from provisioning import naming, roles, topology
-from provisioning.function_names import (  # noqa: F401 -- the starters name them as lifecycle.X
-    RECORD_ORCHESTRATOR,
-    TEARDOWN_ORCHESTRATOR,
-)
 
 IDENTITY = "Microsoft.ManagedIdentity/userAssignedIdentities"
 ROLE_ASSIGNMENT = "Microsoft.Authorization/roleAssignments"

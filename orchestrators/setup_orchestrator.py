@@ -52,9 +52,6 @@ class _Stopped(Exception):
     """A step failed for good: the forward part ends (everything in flight has answered)."""
 
 
-# ---------------------------------------------------------------- the guide
-
-
 def guide(run: SetupRun) -> Durable[None]:
     """The setup, stage by stage. `ask` builds each call's input; `run.out` reads an earlier step's output."""
     ask = run.inputs
@@ -113,11 +110,10 @@ def setup_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Tas
     return run.result()
 
 
-# ---------------------------------------------------------------- one run's state
-
-
 @dataclass
 class SetupRun:
+    """One run: the steps' states, what they reported, and the stages and rollback that move them."""
+
     context: df.DurableOrchestrationContext
     topology: topology.Topology
     timing: c.Timing
@@ -155,9 +151,7 @@ class SetupRun:
         # The run id keeps a re-run's chains apart from the last run's under the same setup instance id.
         return SubOrchestration(steps, name, chain_input, f"{self.instance_id}:{name}:{self.run_id[:8]}")
 
-    # -- forward
-
-    def together(self, *items: Item) -> Durable[list[Answer]]:
+    def together(self, *items: Item) -> Durable[None]:
         """Run `items` at once (one task_all) and record every answer; stop the setup if a step failed."""
         steps = list(dict.fromkeys(step for item in items for step in item.steps))
         for step in steps:
@@ -171,7 +165,6 @@ class SetupRun:
         self.publish()
         if self.failures:
             raise _Stopped
-        return answers
 
     def _record(self, item: Item, answer: Answer) -> None:
         if isinstance(answer, c.ChainResult):
@@ -241,8 +234,6 @@ class SetupRun:
         self.publish()
         raise _Stopped
 
-    # -- backward
-
     def roll_back(self) -> Durable[None]:
         """Delete what this run created, one task per `yield`, then fail with what was done and left."""
         from provisioning.rollback import Rollback  # when a run fails, not at indexing (cold start)
@@ -261,8 +252,6 @@ class SetupRun:
         rollback.finish()
         self.publish()
         raise SetupFailed(rollback.message(self.failures))
-
-    # -- status, result, logs
 
     def publish(self) -> None:
         error = {"step": self.failures[0].step, "code": self.failures[0].code} if self.failures else None

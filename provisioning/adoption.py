@@ -30,9 +30,6 @@ FAILED_STATES = ("failed", "canceled")
 LINK_COMPLETED = "Completed"
 
 
-# ---------------------------------------------------------------- provisioning states
-
-
 def is_failed(state: str | None) -> bool:
     """ARM's terminal states of a failed operation: the resource is there but not what was asked for."""
     return (state or "").casefold() in FAILED_STATES
@@ -66,9 +63,6 @@ def location_problems(existing: str | None, wanted: str | None) -> list[str]:
 
 
 identity_problems = location_problems  # an identity has nothing to compare but its location
-
-
-# ---------------------------------------------------------------- virtual networks
 
 
 @dataclass(frozen=True)
@@ -190,9 +184,6 @@ def service_network_problems(existing: ExistingVnet, service_cidr: str, dns_serv
     return problems
 
 
-# ---------------------------------------------------------------- peering
-
-
 def peering_problems(existing_remote_id: str | None, wanted_remote_id: str) -> list[str]:
     if not naming.same_resource_id(existing_remote_id, wanted_remote_id):
         return [f"it peers with '{existing_remote_id}', the setup needs '{wanted_remote_id}'"]
@@ -202,9 +193,6 @@ def peering_problems(existing_remote_id: str | None, wanted_remote_id: str) -> l
 def peering_drift(settings: Mapping[str, bool | None]) -> list[str]:
     """The guide's peering settings the existing peering no longer has (put back by the next run)."""
     return [key for key, wanted in PEERING_SETTINGS.items() if bool(settings.get(key)) is not wanted]
-
-
-# ---------------------------------------------------------------- container registry
 
 
 LEGACY_ROLE_ASSIGNMENT_MODE = "LegacyRegistryPermissions"
@@ -235,9 +223,6 @@ def soft_delete_enabled(policies: Mapping[str, object] | None) -> bool:
 def retention_in_state(retention: Mapping[str, object] | None, days: int) -> bool:
     retention = retention or {}
     return str(retention.get("status", "")).casefold() == "enabled" and retention.get("days") == days
-
-
-# ---------------------------------------------------------------- AKS cluster
 
 
 @dataclass(frozen=True)

@@ -175,8 +175,7 @@ class WantedAssignment:
 
     @property
     def id(self) -> str:
-        """The id the setup gives it (deterministic name), or a readable stand-in while the principal is
-        unknown."""
+        """The id the setup gives it (a deterministic name), or a stand-in while the principal is unknown."""
         base = f"{self.scope.rstrip('/')}/providers/{ROLE_ASSIGNMENT}/"
         if self.principal_id:
             return base + naming.role_assignment_name(self.scope, self.role.guid, self.principal_id)

@@ -222,7 +222,7 @@ def _covered(resource_id: str, target: lifecycle.Target) -> bool:
     return type_of(resource_id).casefold() in (ROLE_ASSIGNMENT.casefold(), lifecycle.DNS_LINK.casefold())
 
 
-# ---------------------------------------------------------------- ids and types
+# ---------------------------------------------------------------- ids, the failure message and the record
 
 
 def type_of(resource_id: str) -> str:
@@ -231,9 +231,6 @@ def type_of(resource_id: str) -> str:
     if len(tail) < 2:
         return ""
     return "/".join([tail[0], *tail[1::2]])
-
-
-# ---------------------------------------------------------------- the failure message and the record
 
 
 def failure_message(

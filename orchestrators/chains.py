@@ -11,6 +11,7 @@ raises for an ARM answer, so the setup records everything it made and rolls it b
 from __future__ import annotations
 
 from collections.abc import Generator
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import azure.durable_functions as df
@@ -61,9 +62,7 @@ class ChainRun:
         self.reports[step] = c.StepReport(step=step, ok=False, resources=resources, failure=failure)
 
     def set_outputs(self, step: str, outputs: dict[str, Any]) -> None:
-        report = self.reports[step]
-        self.reports[step] = c.StepReport(step=step, ok=report.ok, resources=report.resources,
-                                          outputs=outputs)
+        self.reports[step] = replace(self.reports[step], outputs=outputs)  # only ever on an ok report
 
     def result(self) -> dict[str, Any]:
         return c.ChainResult(steps=list(self.reports.values())).to_dict()

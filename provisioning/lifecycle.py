@@ -33,9 +33,6 @@ TEARDOWN = "teardown"
 RECORD = "setuprecord"
 KINDS = (SETUP, TEARDOWN)
 
-# Role assignments carry no tags: a setup writes `hopsworks-setup-run=<run id>` into their description.
-SETUP_DESCRIPTION_PREFIX = f"{naming.RUN_TAG_RUN}="
-
 # Fact names (keys of the facts mapping) and the activity that reads each.
 F_IDENTITY = "identity"
 F_AKS_VNET = "aksVnet"

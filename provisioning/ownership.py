@@ -43,9 +43,12 @@ def peering_action(vnet_tags: Iterable[Mapping[str, str] | None], run_id: str) -
     return CREATED if any(action_from_tags(tags, run_id) == CREATED for tags in vnet_tags) else EXISTING
 
 
+# Role assignments have no tags; their description carries the runId instead: `hopsworks-setup-run=<run id>`.
+DESCRIPTION_PREFIX = f"{naming.RUN_TAG_RUN}="
+
+
 def role_assignment_description(run_id: str) -> str:
-    """Role assignments have no tags; their description carries the runId instead."""
-    return f"{naming.RUN_TAG_RUN}={run_id}"
+    return DESCRIPTION_PREFIX + run_id
 
 
 def action_from_description(description: str | None, run_id: str) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from provisioning import adoption, lifecycle, naming
+from provisioning import adoption, lifecycle, naming, ownership
 from provisioning.lifecycle import CLUSTER, DNS_LINK, PEERING, REGISTRY, ROLE_ASSIGNMENT, SUBNET, VNET
 
 CREATE, KEEP, UPDATE, ADOPT, CONFLICT = "create", "keep", "update", "adopt", "conflict"
@@ -94,7 +94,7 @@ def _role_assignments(plan: _Plan, principal: str) -> None:
             reason = f"{wanted.label} at {wanted.scope}: the principal does not exist yet"
             plan.add(ROLE_ASSIGNMENT, wanted.id, CREATE, reason)
         elif found.get("exists"):
-            by_setup = str(found.get("description") or "").startswith(lifecycle.SETUP_DESCRIPTION_PREFIX)
+            by_setup = str(found.get("description") or "").startswith(ownership.DESCRIPTION_PREFIX)
             action, reason = (KEEP, AS_WANTED) if by_setup else (ADOPT, ADOPTED)
             plan.add(ROLE_ASSIGNMENT, found["id"], action, f"{wanted.label}: {reason}")
         elif found.get("otherId"):

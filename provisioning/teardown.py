@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from provisioning import lifecycle, naming
+from provisioning import lifecycle, naming, ownership
 from provisioning.lifecycle import F_CLUSTER, F_IDENTITY, F_REGISTRY, ROLE_ASSIGNMENT, SUBNET
 from provisioning.rollback import is_under
 
@@ -138,7 +138,7 @@ def _role_assignments(ctx: _Context) -> None:
                 ctx.keep(found["otherId"], ROLE_ASSIGNMENT, "role_assignments", reason)
             continue
         description = str(found.get("description") or "").strip()
-        prefix = lifecycle.SETUP_DESCRIPTION_PREFIX
+        prefix = ownership.DESCRIPTION_PREFIX
         # The principal goes with a resource of ours: the kubelet identity's is the cluster's.
         owner = F_IDENTITY if wanted.principal == "managed identity" else F_CLUSTER
         if not description.startswith(prefix):
